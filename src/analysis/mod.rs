@@ -1,0 +1,21 @@
+//! Analysis of stored runs: statistics, tables, comparisons.
+//!
+//! - [`stats`]: pure statistics over seeds (summaries, bootstrap CIs, paired comparisons).
+//! - [`tables`]: [`tables::collect`] reads every complete run from disk into polars
+//!   tables (`tables/{runs,steps,layers,summary}.parquet`, `summary.csv`, `summary.md`).
+//! - [`summary`]: grouping over seeds and the summary's frame and text.
+//! - [`query`]: SQL over those tables and the output writers.
+pub mod query;
+pub mod stats;
+pub mod summary;
+pub mod tables;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use query::{query, write_output, Format};
+pub use summary::{SummaryRow, SUMMARY_METRICS};
+pub use tables::{collect, summary_markdown, summary_table, table_path, Collected, TABLE_NAMES};
+
+#[cfg(test)]
+mod bench_tmp;

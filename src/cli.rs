@@ -1,0 +1,141 @@
+//! Command-line definitions (clap derive) and nothing else.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Exact, fair, resumable sweeps of the Distant Identity experiment (PlainMLP vs ResMLP).
+///
+/// With no command, runs the default sweep (`sweeps/distant_identity.toml`, built in).
+#[derive(Parser, Debug)]
+#[command(name = "resweep", version, about, long_about)]
+pub struct Cli {
+    /// The command; `run` with the default sweep when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a sweep: plan it, train pending runs in parallel, resume interrupted ones.
+    Run(RunArgs),
+    /// Show a sweep's expanded runs and their status without training anything.
+    Plan(PlanArgs),
+    /// Train one configuration from flags and print a summary.
+    Train(TrainArgs),
+    /// Measure microseconds per training step on one thread.
+    Bench(BenchArgs),
+}
+
+/// Where a sweep comes from and where its outputs go.
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// A sweep file (TOML), or a sweep directory under the runs directory; the built-in
+    /// default sweep when omitted.
+    pub sweep: Option<PathBuf>,
+    /// Directory holding one directory per sweep.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+/// `resweep run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Runs trained at once (default: every core).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+    /// Run again the runs whose last attempt failed.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Accept a sweep file whose fixed settings changed since the sweep was first run.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress output (failures and warnings still print).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `resweep plan`.
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+}
+
+/// `resweep train`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Number of layers.
+    #[arg(long, default_value_t = 20)]
+    pub depth: usize,
+    /// Width of every layer.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// ResMLP (`x = x + relu(Wx+b)`) instead of PlainMLP.
+    #[arg(long)]
+    pub residual: bool,
+    /// Init scale: a number or an expression of depth (`1/sqrt(depth)`, `1/depth`).
+    #[arg(long, default_value = "1/sqrt(depth)")]
+    pub init_scale: String,
+    /// Seed of the init and data streams.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// `adam` or `sgd` (with momentum).
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate.
+    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
+    pub lr: f64,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
+    pub momentum: f64,
+    /// Training batch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+    /// Held-out eval batch size.
+    #[arg(long, default_value_t = 4096)]
+    pub eval_size: usize,
+    /// Eval loss every this many steps.
+    #[arg(long, default_value_t = 50)]
+    pub eval_every: usize,
+    /// Per-layer probes every this many steps.
+    #[arg(long, default_value_t = 50)]
+    pub probe_every: usize,
+    /// Print the full record (config, metrics, steps, layers) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the run directory (config.json, metrics, result.json) here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `resweep bench`.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Batch sizes, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "64,256,1024")]
+    pub batch: Vec<usize>,
+    /// Network depth.
+    #[arg(long, default_value_t = 20)]
+    pub depth: usize,
+    /// Network width.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// Timed steps per repetition.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// Repetitions (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub reps: usize,
+    /// Also time a straightforward candle-nn autograd + AdamW loop.
+    #[arg(long)]
+    pub autograd: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}

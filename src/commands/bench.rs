@@ -1,0 +1,56 @@
+//! `resweep bench`: microseconds per training step on one thread.
+
+use super::{bad_input, Exit};
+use crate::cli::BenchArgs;
+use crate::experiment::bench::{self, BenchSpec};
+
+/// Runs `resweep bench`.
+pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
+    if a.batch.is_empty()
+        || a.batch.contains(&0)
+        || a.steps == 0
+        || a.reps == 0
+        || a.depth == 0
+        || a.width == 0
+    {
+        return Err(bad_input(
+            "--batch, --steps, --reps, --depth and --width must all be at least 1",
+        ));
+    }
+    let spec = BenchSpec {
+        depth: a.depth,
+        width: a.width,
+        batches: a.batch.clone(),
+        steps: a.steps,
+        reps: a.reps,
+        with_autograd: a.autograd,
+    };
+    let rows = bench::run(&spec)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(Exit::Ok);
+    }
+    println!(
+        "training step, depth {} width {}, one thread, median of {} x {} steps",
+        a.depth, a.width, a.reps, a.steps
+    );
+    println!(
+        "{:>6}  {:>12}  {:>8}  {:>16}  {:>10}  {:>14}",
+        "batch", "us/step", "GFLOP/s", "matmul floor us", "x floor", "autograd us"
+    );
+    for r in rows {
+        let autograd = r
+            .autograd_us_per_step
+            .map_or("-".to_string(), |v| format!("{v:.0}"));
+        println!(
+            "{:>6}  {:>12.0}  {:>8.1}  {:>16.0}  {:>10.2}  {:>14}",
+            r.batch,
+            r.us_per_step,
+            r.gflops,
+            r.matmul_floor_us,
+            r.us_per_step / r.matmul_floor_us,
+            autograd
+        );
+    }
+    Ok(Exit::Ok)
+}

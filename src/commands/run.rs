@@ -1,0 +1,258 @@
+//! `resweep run` and `resweep plan`: load a sweep, reconcile it with what is on disk, and
+//! execute (or show) its runs.
+
+use super::{bad_input, Exit};
+use crate::cli::{PlanArgs, RunArgs, SweepArgs};
+use crate::config::RunConfig;
+use crate::runner::{self, reporter, EventSink, ExecOptions};
+use crate::store::{write_atomic, RunStatus, SweepDir};
+use crate::sweep::{AxisValue, SweepSpec};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// A sweep loaded and checked against its directory, ready to run or show.
+pub struct Loaded {
+    /// The sweep as given.
+    pub spec: SweepSpec,
+    /// Its expanded runs.
+    pub runs: Vec<RunConfig>,
+    /// Its output directory.
+    pub dir: SweepDir,
+    /// Run directories on disk that the sweep no longer contains.
+    pub dropped: Vec<String>,
+}
+
+/// Reads the sweep named on the command line: a file, a sweep directory (its frozen
+/// `sweep.toml`), or the built-in default.
+pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
+    let Some(path) = arg else {
+        return Ok(SweepSpec::default_sweep());
+    };
+    let file = if path.is_dir() {
+        let frozen = path.join("sweep.toml");
+        if !frozen.is_file() {
+            return Err(bad_input(format!(
+                "error: {} is a directory without sweep.toml\n  help: pass a sweep file (e.g. sweeps/depth.toml) or a sweep directory under runs/",
+                path.display()
+            )));
+        }
+        frozen
+    } else {
+        path.to_path_buf()
+    };
+    SweepSpec::from_file(&file).map_err(|e| bad_input(e.to_string()))
+}
+
+/// Loads, expands and reconciles a sweep with its directory. Writes nothing.
+pub fn load(args: &SweepArgs, force: bool) -> anyhow::Result<Loaded> {
+    let spec = load_spec(args.sweep.as_deref())?;
+    let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
+    let dir = SweepDir::new(&args.runs_dir, &spec.name);
+    let frozen = dir.frozen_sweep();
+    if frozen.is_file() {
+        let old = SweepSpec::from_file(&frozen).map_err(|e| {
+            bad_input(format!(
+                "the frozen copy of sweep `{}` is unreadable:\n{e}\n  help: restore it, or move {} away to start the sweep afresh",
+                spec.name,
+                dir.root().display()
+            ))
+        })?;
+        let changed = old.changed_fixed_settings(&spec);
+        if !changed.is_empty() && !force {
+            let details: Vec<String> = changed
+                .iter()
+                .map(|name| {
+                    let show = |s: &SweepSpec| match s.axes.iter().find(|a| &a.name == name) {
+                        Some(a) => format!(
+                            "axis {:?}",
+                            a.values.iter().map(|v| v.to_string()).collect::<Vec<_>>()
+                        ),
+                        None => AxisValue::of(&s.base, name).map_or("?".into(), |v| v.to_string()),
+                    };
+                    format!(
+                        "  {name}: {} (on disk) -> {} (now)",
+                        show(&old),
+                        show(&spec)
+                    )
+                })
+                .collect();
+            return Err(bad_input(format!(
+                "error: sweep `{}` was first run with other fixed settings, so its old runs would not be comparable with new ones:\n{}\n  help: give the sweep a new `name`, or pass --force to run it into the same directory anyway",
+                spec.name,
+                details.join("\n")
+            )));
+        }
+    }
+    let wanted: BTreeSet<String> = runs.iter().map(RunConfig::run_id).collect();
+    let dropped = dir
+        .run_ids_on_disk()?
+        .into_iter()
+        .filter(|id| !wanted.contains(id))
+        .collect();
+    Ok(Loaded {
+        spec,
+        runs,
+        dir,
+        dropped,
+    })
+}
+
+fn describe_point(spec: &SweepSpec, cfg: &RunConfig) -> Vec<String> {
+    spec.axis_names()
+        .iter()
+        .map(|name| AxisValue::of(cfg, name).map_or("?".into(), |v| v.to_string()))
+        .collect()
+}
+
+/// Runs `resweep plan`.
+pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
+    let l = load(&args.sweep, true)?;
+    let axes = l.spec.axis_names();
+    let mut header = vec!["run_id".to_string()];
+    header.extend(axes.iter().cloned());
+    header.push("status".into());
+    let mut rows = Vec::new();
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    let mut steps_left = 0usize;
+    let mut work_flops = 0f64;
+    for cfg in &l.runs {
+        let status = l.dir.run(&cfg.run_id()).status();
+        *counts.entry(status.word()).or_default() += 1;
+        let done_steps = match &status {
+            RunStatus::Done { .. } => cfg.steps,
+            RunStatus::Partial { step } => *step,
+            _ => 0,
+        };
+        let left = cfg.steps - done_steps.min(cfg.steps);
+        steps_left += left;
+        work_flops += cfg.estimated_flops() * left as f64 / cfg.steps as f64;
+        let mut row = vec![cfg.run_id()];
+        row.extend(describe_point(&l.spec, cfg));
+        row.push(match &status {
+            RunStatus::Partial { step } => format!("partial ({step}/{})", cfg.steps),
+            RunStatus::Failed { reason } => format!("failed: {reason}"),
+            s => s.word().to_string(),
+        });
+        rows.push(row);
+    }
+    print!("{}", crate::table::aligned(&header, &rows));
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!(
+        "\nsweep `{}` ({}): {} runs: {}",
+        l.spec.name,
+        l.spec.origin,
+        l.runs.len(),
+        summary.join(", ")
+    );
+    println!(
+        "work left: {steps_left} training steps, about {:.1} GFLOP of matrix products (roughly {:.0} s on one core)",
+        work_flops / 1e9,
+        work_flops / ASSUMED_FLOPS_PER_S
+    );
+    if !l.dropped.is_empty() {
+        println!(
+            "{} run directories on disk are not in this sweep any more (left untouched): {}",
+            l.dropped.len(),
+            l.dropped.join(", ")
+        );
+    }
+    println!("outputs: {}", l.dir.root().display());
+    Ok(Exit::Ok)
+}
+
+/// Effective single-core throughput assumed by the plan's time estimate (measured by
+/// `resweep bench` at batch 64, including per-op overhead).
+const ASSUMED_FLOPS_PER_S: f64 = 30e9;
+
+/// Runs `resweep run`.
+pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
+    let l = load(&args.sweep, args.force)?;
+    if let Some(0) = args.jobs {
+        return Err(bad_input("--jobs must be at least 1"));
+    }
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+
+    // Everything checked: from here on the sweep directory is written.
+    std::fs::create_dir_all(l.dir.runs())?;
+    let frozen = l.dir.frozen_sweep();
+    if std::fs::read_to_string(&frozen).ok().as_deref() != Some(l.spec.source.as_str()) {
+        write_atomic(&frozen, l.spec.source.as_bytes())?;
+    }
+    if !l.dropped.is_empty() {
+        eprintln!(
+            "note: {} run directories on disk are no longer in the sweep; they are left untouched",
+            l.dropped.len()
+        );
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_interrupt_handler(cancel.clone())?;
+    let (sink, rx) = EventSink::channel();
+    let mode = if args.quiet {
+        reporter::Mode::Quiet
+    } else {
+        reporter::Mode::detect()
+    };
+    let reporter = reporter::spawn(rx, mode, jobs);
+    let opts = ExecOptions {
+        jobs,
+        checkpoint_every: l.spec.execution.checkpoint_every,
+        retry_failed: args.retry_failed,
+    };
+    let result = runner::execute(&l.dir, &l.runs, &opts, &sink, &cancel);
+    drop(sink);
+    let _ = reporter.join();
+    let s = result?;
+
+    let done_now = s.completed + s.diverged;
+    println!(
+        "sweep `{}`: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs",
+        l.spec.name,
+        s.total,
+        s.completed,
+        s.diverged,
+        s.failed,
+        s.already_done,
+        if s.skipped_failed > 0 { format!(", {} failed before (skipped; --retry-failed reruns them)", s.skipped_failed) } else { String::new() },
+        if s.skipped_locked > 0 { format!(", {} busy in another process", s.skipped_locked) } else { String::new() },
+        s.wall.as_secs_f64(),
+        jobs
+    );
+    println!("outputs: {}", l.dir.root().display());
+    if cancel.load(Ordering::Relaxed) {
+        let done = s.already_done + done_now;
+        eprintln!(
+            "interrupted: {done} done, {} pending — rerun the same command to resume",
+            s.total - done
+        );
+        return Ok(Exit::Interrupted);
+    }
+    if s.failed > 0 || s.skipped_failed > 0 {
+        return Ok(Exit::SomeFailed);
+    }
+    Ok(Exit::Ok)
+}
+
+/// First Ctrl-C (or SIGTERM): stop launching runs, checkpoint running ones, exit 130.
+/// Second: exit at once.
+fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
+    static PRESSES: AtomicUsize = AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
+            cancel.store(true, Ordering::SeqCst);
+            eprintln!("\ninterrupt: finishing checkpoints of running runs (press Ctrl-C again to exit at once)");
+        } else {
+            std::process::exit(130);
+        }
+    })
+    .or_else(|e| match e {
+        // A second `run` in the same process (tests) keeps the first handler.
+        ctrlc::Error::MultipleHandlers => Ok(()),
+        e => Err(e),
+    })?;
+    Ok(())
+}

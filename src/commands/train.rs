@@ -1,0 +1,213 @@
+//! `resweep train`: one configuration from flags.
+
+use super::{bad_input, Exit};
+use crate::cli::TrainArgs;
+use crate::config::{format_sig, InitScale, RunConfig};
+use crate::experiment::{
+    Collect, Ending, Fingerprints, LayerRecord, RunMetrics, StepRecord, Trainer,
+};
+use crate::runner::{job, EventSink, RunOutcome};
+use crate::store::RunDir;
+use serde::Serialize;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// The full record `--json` prints.
+#[derive(Serialize)]
+struct TrainRecord<'a> {
+    run_id: String,
+    status: &'a str,
+    config: &'a RunConfig,
+    param_count: usize,
+    fingerprints: &'a Fingerprints,
+    metrics: &'a RunMetrics,
+    wall_time_s: f64,
+    steps: &'a [StepRecord],
+    layers: &'a [LayerRecord],
+}
+
+/// Builds the configuration from flags; bad values are [`super::BadInput`].
+pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<RunConfig> {
+    let cfg = RunConfig {
+        depth: a.depth,
+        width: a.width,
+        residual: a.residual,
+        init_scale: InitScale::parse(&a.init_scale)
+            .map_err(|e| bad_input(format!("--init-scale: {e}")))?,
+        seed: a.seed,
+        optimizer: a
+            .optimizer
+            .parse()
+            .map_err(|e| bad_input(format!("--optimizer: {e}")))?,
+        lr: a.lr,
+        momentum: a.momentum,
+        batch_size: a.batch_size,
+        steps: a.steps,
+        eval_size: a.eval_size,
+        eval_every: a.eval_every,
+        probe_every: a.probe_every,
+    };
+    cfg.validate()
+        .map_err(|e| bad_input(format!("--{}", e.replacen('_', "-", 1))))?;
+    Ok(cfg)
+}
+
+/// Runs `resweep train`.
+pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
+    let cfg = config_from_args(a)?;
+    let (steps, layers, status, fingerprints, wall) = match &a.out {
+        Some(out) => {
+            let dir = RunDir::new(out.clone());
+            let never = AtomicBool::new(false);
+            let outcome = job::run_one(&dir, &cfg, 100, 0, &EventSink::discard(), &never)?;
+            let result = dir.read_result()?;
+            let (steps, layers) = dir.read_records()?;
+            let status = if matches!(outcome, RunOutcome::Diverged { .. }) {
+                "diverged"
+            } else {
+                "completed"
+            };
+            (
+                steps,
+                layers,
+                status,
+                result.fingerprints,
+                result.wall_time_s,
+            )
+        }
+        None => {
+            let start = Instant::now();
+            let mut trainer = Trainer::new(&cfg)?;
+            let mut c = Collect::default();
+            let ending = trainer.run(0, &mut c)?;
+            let status = if matches!(ending, Ending::Diverged { .. }) {
+                "diverged"
+            } else {
+                "completed"
+            };
+            (
+                c.steps,
+                c.layers,
+                status,
+                trainer.fingerprints().clone(),
+                start.elapsed().as_secs_f64(),
+            )
+        }
+    };
+    let diverged = steps
+        .last()
+        .filter(|_| status == "diverged")
+        .map(|s| s.step);
+    let metrics = RunMetrics::from_records(cfg.depth, &steps, &layers, diverged);
+    if a.json {
+        let record = TrainRecord {
+            run_id: cfg.run_id(),
+            status,
+            config: &cfg,
+            param_count: cfg.param_count(),
+            fingerprints: &fingerprints,
+            metrics: &metrics,
+            wall_time_s: wall,
+            steps: &steps,
+            layers: &layers,
+        };
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        print!(
+            "{}",
+            human_summary(&cfg, &metrics, &fingerprints, status, wall, steps.len())
+        );
+        if let Some(out) = &a.out {
+            println!("  written to {}", out.display());
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x != 0.0 && (x.abs() >= 1e4 || x.abs() < 1e-3) => format!("{x:.3e}"),
+        Some(x) => format!("{x:.4}"),
+        None => "n/a".into(),
+    }
+}
+
+/// The compact human summary of one run.
+pub fn human_summary(
+    cfg: &RunConfig,
+    m: &RunMetrics,
+    fp: &Fingerprints,
+    status: &str,
+    wall: f64,
+    steps_recorded: usize,
+) -> String {
+    let mut s = String::new();
+    use std::fmt::Write;
+    let _ = writeln!(
+        s,
+        "{}  depth {}  width {}  init_scale {} = {}  seed {}  ({})",
+        cfg.arm_label(),
+        cfg.depth,
+        cfg.width,
+        cfg.init_scale,
+        format_sig(cfg.init_scale_value(), 4),
+        cfg.seed,
+        cfg.run_id()
+    );
+    let _ = writeln!(
+        s,
+        "{} lr {}  batch {}  {} steps  {} parameters",
+        cfg.optimizer.as_str(),
+        cfg.lr,
+        cfg.batch_size,
+        cfg.steps,
+        cfg.param_count()
+    );
+    if let Some(step) = m.diverged_step {
+        let _ = writeln!(
+            s,
+            "  DIVERGED at step {step}: the loss was not finite (recorded, not an error)"
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  train loss    {} -> {}  (mean of last 10 steps)",
+        num(m.initial_train_loss),
+        num(m.final_train_loss)
+    );
+    let _ = writeln!(
+        s,
+        "  eval loss     {} -> {}  (best {}, final/initial {})",
+        num(m.initial_eval_loss),
+        num(m.final_eval_loss),
+        num(m.best_eval_loss),
+        num(m.loss_reduction)
+    );
+    let _ = writeln!(
+        s,
+        "  grad norm     layer 1: {} -> {}   layer {}: {} -> {}",
+        num(m.grad_norm_first_init),
+        num(m.grad_norm_first_final),
+        cfg.depth,
+        num(m.grad_norm_last_init),
+        num(m.grad_norm_last_final)
+    );
+    let _ = writeln!(
+        s,
+        "  act std       layer {}: {} -> {}",
+        cfg.depth,
+        num(m.act_std_last_init),
+        num(m.act_std_last_final)
+    );
+    let _ = writeln!(
+        s,
+        "  init hash {}  data hash {}",
+        fp.init_hash, fp.data_hash
+    );
+    let _ = writeln!(
+        s,
+        "  {status} in {wall:.2} s ({:.0} steps/s)",
+        steps_recorded as f64 / wall.max(1e-9)
+    );
+    s
+}

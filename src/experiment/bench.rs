@@ -1,0 +1,181 @@
+//! The training-step benchmark behind `resweep bench`: microseconds per step on the
+//! calling thread, next to the floor set by the step's matrix products alone and to a
+//! straightforward candle-nn + autograd + `AdamW` loop of the same training.
+//!
+//! Timing is reported, never asserted: this machine is shared and noisy, so each figure
+//! is the median of several repetitions.
+
+use super::kernels::FlushDenormals;
+use super::model::{self, Arch};
+use super::optim::OptimizerState;
+use super::streams;
+use crate::config::{InitScale, RunConfig};
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{Linear, Module, Optimizer};
+use serde::Serialize;
+use std::time::Instant;
+
+/// Figures for one batch size.
+#[derive(Clone, Debug, Serialize)]
+pub struct BenchRow {
+    /// Batch size.
+    pub batch: usize,
+    /// Median microseconds per training step (batch, forward, backward, update).
+    pub us_per_step: f64,
+    /// Achieved GFLOP/s counting the step's matrix products (`6 B w^2 L - 2 B w^2`).
+    pub gflops: f64,
+    /// Median microseconds of the step's matrix products alone: the arithmetic floor.
+    pub matmul_floor_us: f64,
+    /// Median microseconds per step of the candle-nn autograd + AdamW loop.
+    pub autograd_us_per_step: Option<f64>,
+}
+
+/// Benchmark settings.
+#[derive(Clone, Debug)]
+pub struct BenchSpec {
+    /// Network depth.
+    pub depth: usize,
+    /// Network width.
+    pub width: usize,
+    /// Batch sizes to measure.
+    pub batches: Vec<usize>,
+    /// Timed steps per repetition.
+    pub steps: usize,
+    /// Repetitions (the median is reported).
+    pub reps: usize,
+    /// Also time the candle-nn autograd reference loop.
+    pub with_autograd: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_reps(
+    reps: usize,
+    steps: usize,
+    mut f: impl FnMut(usize) -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    f(0)?; // warm-up
+    let mut samples = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let start = Instant::now();
+        for i in 0..steps {
+            f(i + 1)?;
+        }
+        samples.push(start.elapsed().as_secs_f64() * 1e6 / steps as f64);
+    }
+    Ok(median(samples))
+}
+
+/// Runs the benchmark on the calling thread.
+pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
+    let _ftz = FlushDenormals::enable();
+    let mut rows = Vec::new();
+    for &batch in &spec.batches {
+        let cfg = RunConfig {
+            depth: spec.depth,
+            width: spec.width,
+            residual: true,
+            init_scale: InitScale::Expr("1/sqrt(depth)".into()),
+            batch_size: batch,
+            ..RunConfig::default()
+        };
+        let arch = Arch::of(&cfg);
+        let (mut params, _) = model::init_params(&cfg);
+        let mut opt = OptimizerState::new(cfg.optimizer, params.len());
+        let mut t = 0usize;
+        let us_per_step = time_reps(spec.reps, spec.steps, |_| {
+            let x = streams::train_batch(cfg.seed, t, batch, cfg.width);
+            let pass = model::forward_backward(arch, &params, &x, false)?;
+            t += 1;
+            opt.step(&cfg, t, &mut params, &pass.grads);
+            Ok(())
+        })?;
+
+        let dev = Device::Cpu;
+        let w = spec.width;
+        let x = Tensor::from_vec(streams::train_batch(0, 0, batch, w), (batch, w), &dev)?;
+        let weights: Vec<Tensor> = (0..spec.depth)
+            .map(|l| Tensor::from_slice(&params[arch.weight_range(l)], (w, w), &dev))
+            .collect::<Result<_, _>>()?;
+        let matmul_floor_us = time_reps(spec.reps, spec.steps, |_| {
+            for (l, wl) in weights.iter().enumerate() {
+                let h = x.matmul(&wl.t()?)?;
+                let _dw = h.t()?.matmul(&x)?;
+                if l > 0 {
+                    let _dx = h.matmul(wl)?;
+                }
+            }
+            Ok(())
+        })?;
+
+        let autograd_us_per_step = if spec.with_autograd {
+            Some(autograd_loop(&cfg, &params, spec)?)
+        } else {
+            None
+        };
+        let flops = (6 * spec.depth - 2) as f64 * (batch * w * w) as f64;
+        rows.push(BenchRow {
+            batch,
+            us_per_step,
+            gflops: flops / us_per_step / 1e3,
+            matmul_floor_us,
+            autograd_us_per_step,
+        });
+    }
+    Ok(rows)
+}
+
+/// The straightforward candle loop: `candle_nn::Linear` layers, autograd, `AdamW` with no
+/// weight decay.
+fn autograd_loop(cfg: &RunConfig, params: &[f32], spec: &BenchSpec) -> anyhow::Result<f64> {
+    let arch = Arch::of(cfg);
+    let dev = Device::Cpu;
+    let mut vars = Vec::new();
+    let mut layers = Vec::new();
+    for l in 0..arch.depth {
+        let w = Var::from_tensor(&Tensor::from_slice(
+            &params[arch.weight_range(l)],
+            (arch.width, arch.width),
+            &dev,
+        )?)?;
+        let b = Var::from_tensor(&Tensor::from_slice(
+            &params[arch.bias_range(l)],
+            arch.width,
+            &dev,
+        )?)?;
+        layers.push(Linear::new(
+            w.as_tensor().clone(),
+            Some(b.as_tensor().clone()),
+        ));
+        vars.push(w);
+        vars.push(b);
+    }
+    let mut opt = candle_nn::AdamW::new(
+        vars,
+        candle_nn::ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let mut t = 0usize;
+    time_reps(spec.reps, spec.steps, |_| {
+        let x = Tensor::from_vec(
+            streams::train_batch(cfg.seed, t, cfg.batch_size, cfg.width),
+            (cfg.batch_size, cfg.width),
+            &dev,
+        )?;
+        t += 1;
+        let mut h = x.clone();
+        for layer in &layers {
+            let a = layer.forward(&h)?.relu()?;
+            h = if arch.residual { (h + a)? } else { a };
+        }
+        let loss = (h - &x)?.sqr()?.mean_all()?;
+        opt.backward_step(&loss)?;
+        Ok(())
+    })
+}

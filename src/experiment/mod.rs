@@ -1,0 +1,18 @@
+//! The Distant Identity experiment: data and init streams, the two networks, the
+//! optimizers, the instrumented training loop, per-run metrics and the step benchmark.
+//!
+//! Task: inputs `x ~ U(-1,1)^width`, target `x`, loss MSE over batch and units. A fresh
+//! batch every step, a fixed held-out eval batch per seed.
+
+pub mod bench;
+pub mod kernels;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod streams;
+pub mod train;
+
+pub use metrics::RunMetrics;
+pub use train::{
+    Collect, Ending, Fingerprints, LayerRecord, Observer, StepRecord, TrainState, Trainer,
+};

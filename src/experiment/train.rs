@@ -1,0 +1,383 @@
+//! The training loop of one run: fresh or resumed, instrumented, cancellable, and
+//! silent — it reports through an [`Observer`] and never prints.
+//!
+//! Step `t` (0 ≤ t ≤ steps) means "the parameters after `t` updates". At every step the
+//! loop records the training loss on batch `t`; at step 0, every `eval_every` steps and
+//! at the last step the eval loss; at step 0, every `probe_every` steps and at the last
+//! step the per-layer probes. Then, unless `t = steps`, it applies update `t + 1`.
+
+use super::kernels::FlushDenormals;
+use super::model::{self, Arch, LayerStats};
+use super::optim::OptimizerState;
+use super::streams;
+use crate::config::RunConfig;
+use serde::{Deserialize, Serialize};
+
+/// One row of a run's step metrics.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Number of updates applied so far.
+    pub step: usize,
+    /// MSE on this step's training batch (null when not finite).
+    pub train_loss: Option<f64>,
+    /// MSE on the held-out eval batch, when evaluated at this step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_loss: Option<f64>,
+}
+
+/// One row of a run's per-layer probes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerRecord {
+    /// Step of the probe.
+    pub step: usize,
+    /// Layer number, 1 (next to the input) to depth (next to the loss).
+    pub layer: usize,
+    /// L2 norm of the weight gradient.
+    pub grad_norm: f64,
+    /// L2 norm of the bias gradient.
+    pub bias_grad_norm: f64,
+    /// Mean of the layer's output over batch and units.
+    pub act_mean: f64,
+    /// Standard deviation of the layer's output over batch and units.
+    pub act_std: f64,
+    /// Fraction of the layer's ReLU outputs that are zero.
+    pub dead_frac: f64,
+    /// L2 norm of the layer's weights.
+    pub weight_norm: f64,
+}
+
+impl LayerRecord {
+    fn new(step: usize, layer: usize, s: &LayerStats) -> LayerRecord {
+        LayerRecord {
+            step,
+            layer,
+            grad_norm: s.grad_norm,
+            bias_grad_norm: s.bias_grad_norm,
+            act_mean: s.act_mean,
+            act_std: s.act_std,
+            dead_frac: s.dead_frac,
+            weight_norm: s.weight_norm,
+        }
+    }
+}
+
+/// Everything needed to continue a run exactly where it stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainState {
+    /// Updates applied so far.
+    pub step: usize,
+    /// Flat parameters (see [`model::Arch`]).
+    pub params: Vec<f32>,
+    /// Optimizer moments.
+    pub opt: OptimizerState,
+}
+
+/// How a call to [`Trainer::run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// All steps done.
+    Completed,
+    /// The loss became non-finite at this step; the run stopped cleanly.
+    Diverged {
+        /// The step whose loss was not finite.
+        step: usize,
+    },
+    /// The observer asked to stop; the state is at this step.
+    Interrupted {
+        /// Updates applied when the loop stopped.
+        step: usize,
+    },
+}
+
+/// Receives what a run produces. The runner's observer writes files and sends events.
+pub trait Observer {
+    /// A step's metrics, with the layer probes when this step was probed (else empty).
+    fn record(&mut self, step: &StepRecord, layers: &[LayerRecord]) -> anyhow::Result<()>;
+    /// Called after update `state.step` when `state.step` is a multiple of the checkpoint
+    /// interval.
+    fn checkpoint(&mut self, state: &TrainState) -> anyhow::Result<()>;
+    /// Polled after every update: true stops the loop with [`Ending::Interrupted`].
+    fn should_stop(&mut self) -> bool;
+}
+
+/// An observer that keeps everything in memory (for `resweep train` and tests).
+#[derive(Default)]
+pub struct Collect {
+    /// All step rows.
+    pub steps: Vec<StepRecord>,
+    /// All layer rows.
+    pub layers: Vec<LayerRecord>,
+}
+
+impl Observer for Collect {
+    fn record(&mut self, step: &StepRecord, layers: &[LayerRecord]) -> anyhow::Result<()> {
+        self.steps.push(step.clone());
+        self.layers.extend_from_slice(layers);
+        Ok(())
+    }
+    fn checkpoint(&mut self, _state: &TrainState) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn should_stop(&mut self) -> bool {
+        false
+    }
+}
+
+/// Hashes that prove two runs shared their random inputs: the unscaled initial draws and
+/// the data (first training batch and eval batch).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fingerprints {
+    /// Hash of the standard-normal init draws of every layer (before scaling).
+    pub init_hash: String,
+    /// Hash of the step-0 training batch and the eval batch.
+    pub data_hash: String,
+}
+
+/// One run's trainer.
+pub struct Trainer {
+    cfg: RunConfig,
+    arch: Arch,
+    eval_x: Vec<f32>,
+    state: TrainState,
+    fingerprints: Fingerprints,
+}
+
+impl Trainer {
+    /// A fresh run: Kaiming-He init from the seed's init streams, zero optimizer state.
+    pub fn new(cfg: &RunConfig) -> anyhow::Result<Trainer> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let (params, init_hash) = model::init_params(cfg);
+        let opt = OptimizerState::new(cfg.optimizer, params.len());
+        Ok(Self::build(
+            cfg,
+            TrainState {
+                step: 0,
+                params,
+                opt,
+            },
+            init_hash,
+        ))
+    }
+
+    /// Continues a run from a checkpointed state.
+    pub fn resume(cfg: &RunConfig, state: TrainState) -> anyhow::Result<Trainer> {
+        cfg.validate().map_err(anyhow::Error::msg)?;
+        let arch = Arch::of(cfg);
+        anyhow::ensure!(
+            state.params.len() == arch.param_count()
+                && state.opt.buffers().iter().all(|b| b.len() == arch.param_count())
+                && state.step <= cfg.steps,
+            "checkpoint does not fit this run: {} parameters at step {}, expected {} parameters and at most {} steps",
+            state.params.len(),
+            state.step,
+            arch.param_count(),
+            cfg.steps
+        );
+        let (_, init_hash) = model::init_params(cfg);
+        Ok(Self::build(cfg, state, init_hash))
+    }
+
+    fn build(cfg: &RunConfig, state: TrainState, init_hash: String) -> Trainer {
+        let eval_x = streams::eval_batch(cfg.seed, cfg.eval_size, cfg.width);
+        let first = streams::train_batch(cfg.seed, 0, cfg.batch_size, cfg.width);
+        let data_hash = streams::hash_f32(&[&first, &eval_x]);
+        Trainer {
+            arch: Arch::of(cfg),
+            cfg: cfg.clone(),
+            eval_x,
+            state,
+            fingerprints: Fingerprints {
+                init_hash,
+                data_hash,
+            },
+        }
+    }
+
+    /// The run's fingerprints for the fairness audit.
+    pub fn fingerprints(&self) -> &Fingerprints {
+        &self.fingerprints
+    }
+
+    /// The current state (after `run` returns: where it stopped).
+    pub fn state(&self) -> &TrainState {
+        &self.state
+    }
+
+    /// Trains until the last step, a divergence, or the observer asks to stop.
+    /// `checkpoint_every` = 0 disables checkpoints.
+    pub fn run(
+        &mut self,
+        checkpoint_every: usize,
+        obs: &mut dyn Observer,
+    ) -> anyhow::Result<Ending> {
+        let _ftz = FlushDenormals::enable();
+        let cfg = &self.cfg;
+        loop {
+            let t = self.state.step;
+            let last = t == cfg.steps;
+            let x = streams::train_batch(cfg.seed, t, cfg.batch_size, cfg.width);
+            let probe = t.is_multiple_of(cfg.probe_every) || last;
+            let pass = model::forward_backward(self.arch, &self.state.params, &x, probe)?;
+            let eval_loss = if t.is_multiple_of(cfg.eval_every) || last {
+                Some(model::loss(self.arch, &self.state.params, &self.eval_x)?)
+            } else {
+                None
+            };
+            let finite = pass.loss.is_finite() && eval_loss.is_none_or(f64::is_finite);
+            let record = StepRecord {
+                step: t,
+                train_loss: pass.loss.is_finite().then_some(pass.loss),
+                eval_loss: eval_loss.filter(|v| v.is_finite()),
+            };
+            let layers: Vec<LayerRecord> = pass
+                .layers
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, s)| LayerRecord::new(t, i + 1, s))
+                .collect();
+            obs.record(&record, &layers)?;
+            if !finite {
+                return Ok(Ending::Diverged { step: t });
+            }
+            if last {
+                return Ok(Ending::Completed);
+            }
+            self.state
+                .opt
+                .step(cfg, t + 1, &mut self.state.params, &pass.grads);
+            self.state.step = t + 1;
+            if checkpoint_every > 0
+                && self.state.step.is_multiple_of(checkpoint_every)
+                && self.state.step < cfg.steps
+            {
+                obs.checkpoint(&self.state)?;
+            }
+            if obs.should_stop() {
+                return Ok(Ending::Interrupted {
+                    step: self.state.step,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::InitScale;
+
+    fn small(residual: bool, seed: u64) -> RunConfig {
+        RunConfig {
+            depth: 4,
+            width: 8,
+            residual,
+            init_scale: InitScale::Value(1.0),
+            seed,
+            steps: 20,
+            batch_size: 16,
+            eval_size: 64,
+            eval_every: 5,
+            probe_every: 10,
+            ..RunConfig::default()
+        }
+    }
+
+    fn train(cfg: &RunConfig) -> Collect {
+        let mut c = Collect::default();
+        assert_eq!(
+            Trainer::new(cfg).unwrap().run(0, &mut c).unwrap(),
+            Ending::Completed
+        );
+        c
+    }
+
+    #[test]
+    fn records_follow_the_schedule() {
+        let c = train(&small(true, 0));
+        assert_eq!(c.steps.len(), 21);
+        let evals: Vec<usize> = c
+            .steps
+            .iter()
+            .filter(|s| s.eval_loss.is_some())
+            .map(|s| s.step)
+            .collect();
+        assert_eq!(evals, vec![0, 5, 10, 15, 20]);
+        let probes: Vec<usize> = c
+            .layers
+            .iter()
+            .filter(|l| l.layer == 1)
+            .map(|l| l.step)
+            .collect();
+        assert_eq!(probes, vec![0, 10, 20]);
+        assert_eq!(c.layers.len(), 3 * 4);
+    }
+
+    #[test]
+    fn identical_runs_are_bitwise_identical_even_concurrently() {
+        let cfg = small(true, 7);
+        let alone = train(&cfg);
+        let handles: Vec<_> = (0..3)
+            .map(|i| {
+                let cfg = if i == 1 { small(false, 3) } else { cfg.clone() };
+                std::thread::spawn(move || train(&cfg))
+            })
+            .collect();
+        let results: Vec<Collect> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        for r in [&results[0], &results[2]] {
+            assert_eq!(r.steps, alone.steps);
+            assert_eq!(r.layers, alone.layers);
+        }
+    }
+
+    #[test]
+    fn resume_from_a_checkpoint_is_exact() {
+        struct StopAt(usize, Collect, Option<TrainState>);
+        impl Observer for StopAt {
+            fn record(&mut self, s: &StepRecord, l: &[LayerRecord]) -> anyhow::Result<()> {
+                self.1.record(s, l)
+            }
+            fn checkpoint(&mut self, state: &TrainState) -> anyhow::Result<()> {
+                if state.step == self.0 {
+                    self.2 = Some(state.clone());
+                }
+                Ok(())
+            }
+            fn should_stop(&mut self) -> bool {
+                self.2.is_some()
+            }
+        }
+        for cfg in [
+            small(true, 1),
+            RunConfig {
+                optimizer: crate::config::OptimizerKind::Sgd,
+                lr: 0.01,
+                ..small(false, 2)
+            },
+        ] {
+            let full = train(&cfg);
+            let mut first = StopAt(10, Collect::default(), None);
+            let ending = Trainer::new(&cfg).unwrap().run(5, &mut first).unwrap();
+            assert_eq!(ending, Ending::Interrupted { step: 10 });
+            let mut rest = Collect::default();
+            let mut t = Trainer::resume(&cfg, first.2.unwrap()).unwrap();
+            assert_eq!(t.run(5, &mut rest).unwrap(), Ending::Completed);
+            let mut steps = first.1.steps;
+            steps.extend(rest.steps);
+            assert_eq!(steps, full.steps);
+        }
+    }
+
+    #[test]
+    fn explosion_is_a_clean_divergence() {
+        let cfg = RunConfig {
+            residual: true,
+            init_scale: InitScale::Value(1e30),
+            ..small(true, 0)
+        };
+        let mut c = Collect::default();
+        let ending = Trainer::new(&cfg).unwrap().run(0, &mut c).unwrap();
+        assert_eq!(ending, Ending::Diverged { step: 0 });
+        assert_eq!(c.steps[0].train_loss, None);
+    }
+}

@@ -1,0 +1,48 @@
+//! The `resweep` binary: parse the command line, dispatch, map errors to exit codes
+//! (0 ok, 1 failure, 2 bad input, 130 interrupted).
+
+use clap::Parser;
+use resweep::cli::{Cli, Command, RunArgs, SweepArgs};
+use resweep::commands::{self, BadInput, Exit};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    commands::pin_math_threads();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Run(RunArgs {
+        sweep: SweepArgs {
+            sweep: None,
+            runs_dir: "runs".into(),
+        },
+        jobs: None,
+        retry_failed: false,
+        force: false,
+        quiet: false,
+    }));
+    let result = match &command {
+        Command::Run(a) => commands::run::run(a),
+        Command::Plan(a) => commands::run::plan(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Bench(a) => commands::bench::run(a),
+    };
+    match result {
+        Ok(Exit::Ok) => ExitCode::SUCCESS,
+        Ok(Exit::SomeFailed) => ExitCode::from(1),
+        Ok(Exit::Interrupted) => ExitCode::from(130),
+        Err(e) => match e.downcast_ref::<BadInput>() {
+            Some(bad) => {
+                let text = bad.to_string();
+                if text.starts_with("error") {
+                    eprintln!("{text}");
+                } else {
+                    eprintln!("error: {text}");
+                }
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+    }
+}

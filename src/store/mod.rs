@@ -1,0 +1,132 @@
+//! Everything on disk under the runs directory: every path is built here, every write
+//! that marks progress is atomic, and every read of a run directory tolerates a crash at
+//! any moment.
+//!
+//! ```text
+//! <runs>/<sweep>/sweep.toml                 frozen copy of the sweep as first launched
+//! <runs>/<sweep>/runs/<run_id>/config.json  the expanded run configuration
+//! <runs>/<sweep>/runs/<run_id>/steps.jsonl  one line per step (append-only)
+//! <runs>/<sweep>/runs/<run_id>/layers.jsonl one line per (probe step, layer)
+//! <runs>/<sweep>/runs/<run_id>/checkpoint.bin  weights, optimizer state, step, file offsets
+//! <runs>/<sweep>/runs/<run_id>/result.json  written last, atomically: the run is complete
+//! <runs>/<sweep>/runs/<run_id>/failed.json  the reason a run failed (removed on retry)
+//! <runs>/<sweep>/tables/*.parquet, plots/*.png, report.md
+//! ```
+
+pub mod checkpoint;
+pub mod jsonl;
+pub mod run_dir;
+
+pub use run_dir::{RunDir, RunResult, RunStatus};
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The directory of one sweep's outputs.
+#[derive(Clone, Debug)]
+pub struct SweepDir {
+    root: PathBuf,
+}
+
+impl SweepDir {
+    /// `<runs_dir>/<name>`; the name was validated by the sweep parser (no separators).
+    pub fn new(runs_dir: &Path, name: &str) -> SweepDir {
+        SweepDir {
+            root: runs_dir.join(name),
+        }
+    }
+
+    /// An existing sweep directory given by path (for `aggregate`, `query`, `report`...).
+    pub fn open(path: &Path) -> anyhow::Result<SweepDir> {
+        let dir = SweepDir {
+            root: path.to_path_buf(),
+        };
+        anyhow::ensure!(
+            dir.frozen_sweep().is_file(),
+            "{} is not a sweep directory: it has no sweep.toml (run `resweep run` first, or pass the directory under runs/ that `resweep run` printed)",
+            path.display()
+        );
+        Ok(dir)
+    }
+
+    /// The sweep directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The frozen copy of the sweep file.
+    pub fn frozen_sweep(&self) -> PathBuf {
+        self.root.join("sweep.toml")
+    }
+
+    /// The directory holding one directory per run.
+    pub fn runs(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// The directory of one run.
+    pub fn run(&self, run_id: &str) -> RunDir {
+        RunDir::new(self.runs().join(run_id))
+    }
+
+    /// Parquet tables.
+    pub fn tables(&self) -> PathBuf {
+        self.root.join("tables")
+    }
+
+    /// Figures.
+    pub fn plots(&self) -> PathBuf {
+        self.root.join("plots")
+    }
+
+    /// The markdown report.
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report.md")
+    }
+
+    /// Ids of every run directory present on disk, sorted.
+    pub fn run_ids_on_disk(&self) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        match fs::read_dir(self.runs()) {
+            Ok(entries) => {
+                for e in entries {
+                    let e = e?;
+                    if e.file_type()?.is_dir() {
+                        if let Some(name) = e.file_name().to_str() {
+                            ids.push(name.to_string());
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        ids.sort();
+        Ok(ids)
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed
+/// to disk, then renamed over `path`. Readers see the old file or the new one, never a
+/// torn one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)
+}
+
+/// Atomically writes pretty JSON.
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    write_atomic(path, &text)?;
+    Ok(())
+}

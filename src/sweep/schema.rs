@@ -1,0 +1,1216 @@
+//! The schema of sweep files: which settings exist and where they belong, their typed
+//! values ([`AxisValue`]), and the checked reading of a parsed TOML document (with spans)
+//! into the parts of a [`SweepSpec`](super::SweepSpec).
+//!
+//! Every check here knows the span of what it looks at, so every error points at the
+//! offending key or value.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::error::{did_you_mean, Ctx, Pos, Problem, SweepError};
+use super::MAX_POINTS;
+use crate::config::{format_number, InitScale, OptimizerKind, RunConfig};
+
+/// The kind of value a setting takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A count: integer >= 1 (the upper limits are `RunConfig::validate`'s).
+    Count,
+    /// The seed: integer >= 0.
+    Seed,
+    /// `true` or `false`.
+    Bool,
+    /// A number (an integer is accepted too).
+    Float,
+    /// A positive number or an expression of `depth`.
+    InitScale,
+    /// `"adam"` or `"sgd"`.
+    Optimizer,
+}
+
+/// One setting of a [`RunConfig`]: its name, its fixed table and its kind.
+pub(crate) struct SettingInfo {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub kind: Kind,
+    /// A valid value, as TOML, for messages.
+    pub example: &'static str,
+}
+
+/// Every setting, in [`crate::config::SETTING_NAMES`] order.
+pub(crate) const SETTINGS: &[SettingInfo] = &[
+    setting("depth", "model", Kind::Count, "20"),
+    setting("width", "model", Kind::Count, "64"),
+    setting("residual", "model", Kind::Bool, "true"),
+    setting("init_scale", "model", Kind::InitScale, "\"1/sqrt(depth)\""),
+    setting("seed", "train", Kind::Seed, "0"),
+    setting("optimizer", "train", Kind::Optimizer, "\"adam\""),
+    setting("lr", "train", Kind::Float, "1e-3"),
+    setting("momentum", "train", Kind::Float, "0.9"),
+    setting("batch_size", "train", Kind::Count, "64"),
+    setting("steps", "train", Kind::Count, "500"),
+    setting("eval_size", "task", Kind::Count, "4096"),
+    setting("eval_every", "probe", Kind::Count, "50"),
+    setting("probe_every", "probe", Kind::Count, "50"),
+];
+
+const fn setting(
+    name: &'static str,
+    table: &'static str,
+    kind: Kind,
+    example: &'static str,
+) -> SettingInfo {
+    SettingInfo {
+        name,
+        table,
+        kind,
+        example,
+    }
+}
+
+/// The tables that hold fixed settings, in file-format order.
+pub(crate) const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
+
+/// Keys of `[execution]`: how runs are executed, not what they compute.
+pub(crate) const EXECUTION_KEYS: &[&str] = &["checkpoint_every", "vectorize"];
+
+/// Keys allowed at the top level of a sweep file.
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "model",
+    "train",
+    "task",
+    "probe",
+    "execution",
+    "grid",
+    "exclude",
+    "include",
+];
+
+/// Keys of the range form of an axis.
+const RANGE_KEYS: &[&str] = &["start", "count", "stop", "step"];
+
+pub(crate) fn setting_info(name: &str) -> Option<&'static SettingInfo> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+fn setting_names() -> Vec<&'static str> {
+    SETTINGS.iter().map(|s| s.name).collect()
+}
+
+/// The typed value of one setting (a value of an axis, of an include or of an exclude).
+///
+/// Which setting it belongs to is kept beside it (the axis name, the rule's key); values
+/// built by the sweep parser always have the type of their setting.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxisValue {
+    /// `residual`.
+    Bool(bool),
+    /// Integer settings: `depth`, `width`, `seed`, `batch_size`, `steps`, `eval_size`,
+    /// `eval_every`, `probe_every`.
+    Int(u64),
+    /// `lr`, `momentum`.
+    Float(f64),
+    /// `init_scale`.
+    InitScale(InitScale),
+    /// `optimizer`.
+    Optimizer(OptimizerKind),
+}
+
+impl fmt::Display for AxisValue {
+    /// As it would be written in a sweep file: `true`, `20`, `0.001`, `"1/sqrt(depth)"`,
+    /// `1`, `"adam"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AxisValue::Bool(b) => write!(f, "{b}"),
+            AxisValue::Int(i) => write!(f, "{i}"),
+            AxisValue::Float(v) => write!(f, "{v}"),
+            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format_number(*v)),
+            AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
+            AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
+        }
+    }
+}
+
+impl AxisValue {
+    /// Reads and checks a value of setting `key` (type and range, e.g. `depth` >= 1,
+    /// `lr` > 0, a valid `init_scale` expression). The error names the setting and a fix.
+    pub fn parse(key: &str, value: &toml::Value) -> Result<AxisValue, String> {
+        let info = setting_info(key).ok_or_else(|| unknown_setting(key).into_text())?;
+        typed(info, value).map_err(Problem::into_text)
+    }
+
+    /// The current value of setting `key` in `config` (`None` for an unknown name).
+    pub fn of(config: &RunConfig, key: &str) -> Option<AxisValue> {
+        Some(match key {
+            "depth" => AxisValue::Int(config.depth as u64),
+            "width" => AxisValue::Int(config.width as u64),
+            "residual" => AxisValue::Bool(config.residual),
+            "init_scale" => AxisValue::InitScale(config.init_scale.clone()),
+            "seed" => AxisValue::Int(config.seed),
+            "optimizer" => AxisValue::Optimizer(config.optimizer),
+            "lr" => AxisValue::Float(config.lr),
+            "momentum" => AxisValue::Float(config.momentum),
+            "batch_size" => AxisValue::Int(config.batch_size as u64),
+            "steps" => AxisValue::Int(config.steps as u64),
+            "eval_size" => AxisValue::Int(config.eval_size as u64),
+            "eval_every" => AxisValue::Int(config.eval_every as u64),
+            "probe_every" => AxisValue::Int(config.probe_every as u64),
+            _ => return None,
+        })
+    }
+
+    /// Sets setting `key` of `config` to this value. Fails only if the value has the
+    /// wrong type for the setting or the name is unknown (never for parsed sweeps).
+    pub fn apply(&self, config: &mut RunConfig, key: &str) -> Result<(), String> {
+        fn count(v: u64) -> Result<usize, String> {
+            usize::try_from(v).map_err(|_| format!("{v} is too large"))
+        }
+        match (key, self) {
+            ("depth", AxisValue::Int(v)) => config.depth = count(*v)?,
+            ("width", AxisValue::Int(v)) => config.width = count(*v)?,
+            ("residual", AxisValue::Bool(b)) => config.residual = *b,
+            ("init_scale", AxisValue::InitScale(s)) => config.init_scale = s.clone(),
+            ("seed", AxisValue::Int(v)) => config.seed = *v,
+            ("optimizer", AxisValue::Optimizer(o)) => config.optimizer = *o,
+            ("lr", AxisValue::Float(v)) => config.lr = *v,
+            ("momentum", AxisValue::Float(v)) => config.momentum = *v,
+            ("batch_size", AxisValue::Int(v)) => config.batch_size = count(*v)?,
+            ("steps", AxisValue::Int(v)) => config.steps = count(*v)?,
+            ("eval_size", AxisValue::Int(v)) => config.eval_size = count(*v)?,
+            ("eval_every", AxisValue::Int(v)) => config.eval_every = count(*v)?,
+            ("probe_every", AxisValue::Int(v)) => config.probe_every = count(*v)?,
+            _ => {
+                return Err(match setting_info(key) {
+                    Some(_) => format!("{self} is not a value of {key}"),
+                    None => unknown_setting(key).into_text(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// The value as TOML.
+    pub fn to_toml(&self) -> toml::Value {
+        match self {
+            AxisValue::Bool(b) => toml::Value::Boolean(*b),
+            AxisValue::Int(i) => toml::Value::Integer(i64::try_from(*i).unwrap_or(i64::MAX)),
+            AxisValue::Float(v) => toml::Value::Float(*v),
+            AxisValue::InitScale(InitScale::Value(v)) => toml::Value::Float(*v),
+            AxisValue::InitScale(InitScale::Expr(e)) => toml::Value::String(e.clone()),
+            AxisValue::Optimizer(o) => toml::Value::String(o.as_str().to_string()),
+        }
+    }
+}
+
+/// Sets one setting of `config` from a TOML value, with the checks of a sweep file:
+/// `apply_setting(&mut c, "depth", &toml::Value::Integer(30))`. Handy for command-line
+/// flags; see also [`apply_setting_text`].
+pub fn apply_setting(config: &mut RunConfig, key: &str, value: &toml::Value) -> Result<(), String> {
+    let info = setting_info(key).ok_or_else(|| unknown_setting(key).into_text())?;
+    let v = typed(info, value).map_err(Problem::into_text)?;
+    v.apply(config, key)
+}
+
+/// Like [`apply_setting`], from text as typed on a command line: the text is read as a
+/// TOML value (`20`, `1e-3`, `true`, `"adam"`), and otherwise taken as a string, so
+/// `optimizer=adam` and `init_scale=1/sqrt(depth)` work without quotes.
+pub fn apply_setting_text(config: &mut RunConfig, key: &str, text: &str) -> Result<(), String> {
+    let value = text
+        .trim()
+        .parse::<toml::Value>()
+        .unwrap_or_else(|_| toml::Value::String(text.trim().to_string()));
+    apply_setting(config, key, &value)
+}
+
+/// The error for a name that is no setting, with a suggestion.
+fn unknown_setting(key: &str) -> Problem {
+    let mut p = Problem::new(format!("unknown setting `{key}`"));
+    if EXECUTION_KEYS.contains(&key) {
+        return Problem::new(format!(
+            "{key} is an execution setting: it does not change what a run computes, so it is not a run setting"
+        ))
+        .help(format!("set {key} in [execution]"));
+    }
+    p.help = Some(match did_you_mean(key, &setting_names()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("the settings are: {}", setting_names().join(", ")),
+    });
+    p
+}
+
+/// `found the string "twenty"`, `found the integer 1`, for type errors.
+fn found(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("found the string {s:?}"),
+        toml::Value::Integer(i) => format!("found the integer {i}"),
+        toml::Value::Float(f) => format!("found the number {f}"),
+        toml::Value::Boolean(b) => format!("found the boolean {b}"),
+        toml::Value::Datetime(d) => format!("found the date {d}"),
+        toml::Value::Array(_) => "found a list".to_string(),
+        toml::Value::Table(_) => "found a table".to_string(),
+    }
+}
+
+/// Reads a value of one setting and checks it, as far as a single value can be checked.
+pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue, Problem> {
+    let key = info.name;
+    let wrong = |what: &str| {
+        Problem::new(format!("{key} must be {what}, {}", found(value)))
+            .help(format!("write {key} = {}", info.example))
+    };
+    let v = match info.kind {
+        Kind::Count | Kind::Seed => match value {
+            toml::Value::Integer(i) if *i < 0 => {
+                return Err(Problem::new(format!(
+                    "{key} = {i} is impossible: {key} cannot be negative"
+                ))
+                .help(format!(
+                    "write a {} integer such as {key} = {}",
+                    if info.kind == Kind::Seed { "non-negative" } else { "positive" },
+                    info.example
+                )));
+            }
+            toml::Value::Integer(i) => AxisValue::Int(*i as u64),
+            toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                return Err(Problem::new(format!(
+                    "{key} must be an integer, found the float {}",
+                    value
+                ))
+                .help(format!("write {key} = {} (without the decimal point)", *f as i64)));
+            }
+            toml::Value::String(s) if s.trim().parse::<i64>().is_ok() => {
+                return Err(Problem::new(format!(
+                    "{key} must be an integer, {}",
+                    found(value)
+                ))
+                .help(format!("remove the quotes: {key} = {}", s.trim())));
+            }
+            _ => return Err(wrong(&format!("an integer such as {}", info.example))),
+        },
+        Kind::Bool => match value {
+            toml::Value::Boolean(b) => AxisValue::Bool(*b),
+            _ if key == "residual" => {
+                return Err(Problem::new(format!(
+                    "residual must be true or false, {}",
+                    found(value)
+                ))
+                .help("write residual = true (ResMLP) or residual = false (PlainMLP)"))
+            }
+            _ => return Err(wrong("true or false")),
+        },
+        Kind::Float => match value {
+            toml::Value::Float(f) => AxisValue::Float(*f),
+            toml::Value::Integer(i) => AxisValue::Float(*i as f64),
+            toml::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+                return Err(Problem::new(format!(
+                    "{key} must be a number, {}",
+                    found(value)
+                ))
+                .help(format!("remove the quotes: {key} = {}", s.trim())));
+            }
+            _ => return Err(wrong("a number such as 1e-3")),
+        },
+        Kind::InitScale => match value {
+            toml::Value::Float(f) => AxisValue::InitScale(InitScale::from_value(*f).map_err(
+                |e| Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\""),
+            )?),
+            toml::Value::Integer(i) => {
+                AxisValue::InitScale(InitScale::from_value(*i as f64).map_err(|e| {
+                    Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\"")
+                })?)
+            }
+            toml::Value::String(s) => AxisValue::InitScale(InitScale::parse(s).map_err(|e| {
+                Problem::new(e).help("init_scale is a positive number (init_scale = 1.0) or an expression of depth in quotes (init_scale = \"1/sqrt(depth)\")")
+            })?),
+            _ => {
+                return Err(wrong(
+                    "a number or an expression of depth in quotes",
+                ))
+            }
+        },
+        Kind::Optimizer => match value {
+            toml::Value::String(s) => AxisValue::Optimizer(
+                s.parse::<OptimizerKind>()
+                    .map_err(|e| Problem::new(e).help("write optimizer = \"adam\" or optimizer = \"sgd\""))?,
+            ),
+            _ => return Err(wrong("\"adam\" or \"sgd\"")),
+        },
+    };
+    check_alone(info, &v)?;
+    Ok(v)
+}
+
+/// Checks what can be checked of one value on its own: applied to the default config
+/// (which is valid), any `validate` error is this value's fault.
+fn check_alone(info: &SettingInfo, v: &AxisValue) -> Result<(), Problem> {
+    let mut config = RunConfig::default();
+    v.apply(&mut config, info.name).map_err(Problem::new)?;
+    config.validate().map_err(|e| {
+        let help = match info.kind {
+            Kind::Count => format!(
+                "use a positive integer such as {} = {}",
+                info.name, info.example
+            ),
+            _ => format!("for example {} = {}", info.name, info.example),
+        };
+        Problem::new(e).help(help)
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading a parsed document.
+
+type Key<'i> = Spanned<Cow<'i, str>>;
+type Val<'i> = Spanned<DeValue<'i>>;
+
+/// The entries of a table in file order (the parser keeps them sorted by name).
+fn ordered<'a, 'i>(table: &'a DeTable<'i>) -> Vec<(&'a Key<'i>, &'a Val<'i>)> {
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+/// Converts a parsed value to a [`toml::Value`], failing on numbers out of range.
+fn to_toml(ctx: &Ctx, key: &str, v: &Val) -> Result<toml::Value, SweepError> {
+    let out_of_range = |what: &str| {
+        ctx.error(
+            &v.span(),
+            Some(key),
+            Problem::new(format!("{what} {} is out of range", &ctx.text[v.span()]))
+                .help("integers in TOML are at most 9223372036854775807 and numbers at most about 1.8e308"),
+        )
+    };
+    Ok(match v.get_ref() {
+        DeValue::String(s) => toml::Value::String(s.to_string()),
+        DeValue::Integer(i) => toml::Value::Integer(
+            i64::from_str_radix(i.as_str(), i.radix()).map_err(|_| out_of_range("the integer"))?,
+        ),
+        DeValue::Float(f) => {
+            let text = f.as_str().replace('_', "");
+            let unsigned = text.trim_start_matches(['+', '-']);
+            let x = if unsigned == "nan" {
+                f64::NAN
+            } else {
+                text.parse::<f64>()
+                    .map_err(|_| out_of_range("the number"))?
+            };
+            if x.is_infinite() && !unsigned.starts_with("inf") {
+                return Err(out_of_range("the number"));
+            }
+            toml::Value::Float(x)
+        }
+        DeValue::Boolean(b) => toml::Value::Boolean(*b),
+        DeValue::Datetime(d) => toml::Value::Datetime(*d),
+        DeValue::Array(a) => toml::Value::Array(
+            a.iter()
+                .map(|e| to_toml(ctx, key, e))
+                .collect::<Result<_, _>>()?,
+        ),
+        DeValue::Table(t) => {
+            let mut out = toml::Table::new();
+            for (k, e) in t.iter() {
+                out.insert(k.get_ref().to_string(), to_toml(ctx, key, e)?);
+            }
+            toml::Value::Table(out)
+        }
+    })
+}
+
+/// One axis of a sweep (of its `[grid]`, or of one `[[include]]`): a setting and the
+/// values it takes, in file order, without duplicates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// The setting's name, e.g. `depth`.
+    pub name: String,
+    /// Its values (at least one).
+    pub values: Vec<AxisValue>,
+}
+
+/// One `[[exclude]]` rule: drops every grid point whose settings equal all of these.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exclude {
+    /// Setting names and the single value each must have for the rule to match.
+    pub settings: Vec<(String, AxisValue)>,
+    /// Where the rule starts in the file.
+    pub(crate) at: Pos,
+}
+
+impl Exclude {
+    /// Whether `config` has every setting of this rule.
+    pub fn matches(&self, config: &RunConfig) -> bool {
+        self.settings
+            .iter()
+            .all(|(k, v)| AxisValue::of(config, k).as_ref() == Some(v))
+    }
+}
+
+/// One `[[include]]` entry: extra points built from the fixed settings with these
+/// settings overridden; a setting with several values makes one point per combination.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Include {
+    /// The overridden settings, in file order.
+    pub axes: Vec<Axis>,
+    /// Where the entry starts in the file.
+    pub(crate) at: Pos,
+}
+
+/// Places of things in the file, for errors found after parsing (during expansion).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub(crate) struct Places {
+    /// The `[grid]` table.
+    pub grid: Option<Pos>,
+    /// Each axis of the grid, parallel to `SweepSpec::axes`.
+    pub axes: Vec<Pos>,
+    /// Each fixed setting's value.
+    pub fixed: BTreeMap<String, Pos>,
+}
+
+/// Everything read from a sweep file, before it becomes a `SweepSpec`.
+pub(crate) struct Document {
+    pub name: String,
+    pub description: Option<String>,
+    pub base: RunConfig,
+    pub execution: super::Execution,
+    pub axes: Vec<Axis>,
+    pub includes: Vec<Include>,
+    pub excludes: Vec<Exclude>,
+    pub places: Places,
+}
+
+/// Reads and checks a whole sweep file.
+pub(crate) fn read_document(ctx: &Ctx) -> Result<Document, SweepError> {
+    let root = DeTable::parse(ctx.text).map_err(|e| toml_error(ctx, &e))?;
+    let mut doc = Document {
+        name: String::new(),
+        description: None,
+        base: RunConfig::default(),
+        execution: super::Execution::default(),
+        axes: Vec::new(),
+        includes: Vec::new(),
+        excludes: Vec::new(),
+        places: Places::default(),
+    };
+    let mut has_name = false;
+    for (key, value) in ordered(root.get_ref()) {
+        let k: &str = key.get_ref();
+        match k {
+            "name" => {
+                doc.name = read_name(ctx, value)?;
+                has_name = true;
+            }
+            "description" => match value.get_ref() {
+                DeValue::String(s) => doc.description = Some(s.to_string()),
+                _ => {
+                    return Err(ctx.error(
+                        &value.span(),
+                        Some(k),
+                        Problem::new(format!(
+                            "description must be a string, {}",
+                            found(&to_toml(ctx, k, value)?)
+                        ))
+                        .help("write description = \"what this sweep compares\""),
+                    ))
+                }
+            },
+            _ if FIXED_TABLES.contains(&k) => {
+                let table = as_table(
+                    ctx,
+                    k,
+                    value,
+                    "[model], [train], [task] and [probe] hold fixed settings such as depth = 20",
+                )?;
+                read_fixed(ctx, k, table, &mut doc)?;
+            }
+            "execution" => {
+                let table = as_table(
+                    ctx,
+                    k,
+                    value,
+                    "[execution] holds checkpoint_every and vectorize",
+                )?;
+                read_execution(ctx, table, &mut doc.execution)?;
+            }
+            "grid" => {
+                let table = as_table(ctx, k, value, "[grid] holds axes such as seed = [0, 1, 2]")?;
+                doc.places.grid = Some(ctx.pos(&value.span()));
+                for (axis_key, axis_value) in ordered(table) {
+                    let name = setting_key(ctx, axis_key, "[grid]")?;
+                    let values = read_values(ctx, name, axis_value, false)?;
+                    doc.places.axes.push(ctx.pos(&axis_key.span()));
+                    doc.axes.push(Axis {
+                        name: name.to_string(),
+                        values,
+                    });
+                }
+            }
+            "exclude" => {
+                for (span, table) in rule_tables(ctx, k, value)? {
+                    doc.excludes.push(read_exclude(ctx, &span, table)?);
+                }
+            }
+            "include" => {
+                for (span, table) in rule_tables(ctx, k, value)? {
+                    doc.includes.push(read_include(ctx, &span, table)?);
+                }
+            }
+            _ => return Err(misplaced_top_key(ctx, key, value)),
+        }
+    }
+    if !has_name {
+        return Err(ctx.error(
+            &(0..0),
+            Some("name"),
+            Problem::new("the sweep has no name").help(
+                "add a line such as name = \"my_sweep\" at the top; it names the directory runs/<name>/",
+            ),
+        ));
+    }
+    Ok(doc)
+}
+
+/// A TOML syntax error, located by its span.
+fn toml_error(ctx: &Ctx, e: &toml::de::Error) -> SweepError {
+    let span = e.span().unwrap_or(0..0);
+    let found_text = ctx.text.get(span.clone()).unwrap_or("").to_string();
+    let mut message = format!("invalid TOML: {}", e.message());
+    let mut key = None;
+    let mut help = None;
+    if e.message() == "duplicate key" && !found_text.is_empty() {
+        let before = ctx.text[..span.start].trim_end_matches([' ', '\t']);
+        if before.ends_with('[') {
+            message = format!("the table [{found_text}] appears twice");
+            help = Some(format!(
+                "merge the two [{found_text}] tables into one (an array of tables is written [[{found_text}]])"
+            ));
+        } else {
+            message = format!("the key `{found_text}` appears twice in the same table");
+            help = Some(format!(
+                "keep one `{found_text}`; to sweep several values write one list, e.g. {found_text} = [1, 2]"
+            ));
+        }
+        key = Some(found_text.clone());
+    } else if e.message().contains("string values must be quoted") {
+        help = Some(format!("put the text in quotes: \"{found_text}\""));
+    }
+    let mut err = ctx.error(&span, key.as_deref(), Problem::new(message));
+    err.help = help;
+    err
+}
+
+fn read_name(ctx: &Ctx, value: &Val) -> Result<String, SweepError> {
+    let err = |p: Problem| ctx.error(&value.span(), Some("name"), p);
+    let name = match value.get_ref() {
+        DeValue::String(s) => s.to_string(),
+        _ => {
+            return Err(err(Problem::new(format!(
+                "name must be a string, {}",
+                found(&to_toml(ctx, "name", value)?)
+            ))
+            .help("write name = \"my_sweep\"")))
+        }
+    };
+    let sanitized: String = {
+        let s: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let s = s.replace("..", "_");
+        let s = s.trim_start_matches(['.', '_']).trim_end_matches('_');
+        if s.is_empty() {
+            "my_sweep".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    let help = format!(
+        "the name becomes the directory runs/<name>/: use letters, digits, '_', '-' and '.', e.g. name = \"{sanitized}\""
+    );
+    if name.is_empty() {
+        return Err(err(Problem::new("name is empty").help(help)));
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '/' | '\\')) {
+        return Err(err(Problem::new(format!(
+            "name \"{name}\" contains '{c}': a sweep name must be one directory name, not a path"
+        ))
+        .help(help)));
+    }
+    if name.starts_with('.') || name.contains("..") {
+        return Err(err(Problem::new(format!(
+            "name \"{name}\" must not start with '.' or contain \"..\""
+        ))
+        .help(help)));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(err(Problem::new(format!(
+            "name \"{name}\" contains {c:?}, which is not allowed"
+        ))
+        .help(help)));
+    }
+    if name.len() > 100 {
+        return Err(err(Problem::new(format!(
+            "name is {} characters long, more than 100",
+            name.len()
+        ))
+        .help(
+            "use a shorter name; describe the sweep in description = \"...\"",
+        )));
+    }
+    Ok(name)
+}
+
+fn as_table<'a, 'i>(
+    ctx: &Ctx,
+    key: &str,
+    value: &'a Val<'i>,
+    what: &str,
+) -> Result<&'a DeTable<'i>, SweepError> {
+    match value.get_ref() {
+        DeValue::Table(t) => Ok(t),
+        _ => Err(ctx.error(
+            &value.span(),
+            Some(key),
+            Problem::new(format!("`{key}` must be a table [{key}]")).help(format!(
+                "write [{key}] on its own line and the settings below it; {what}"
+            )),
+        )),
+    }
+}
+
+/// Reads `[model]`, `[train]`, `[task]` or `[probe]` into the base config.
+fn read_fixed(
+    ctx: &Ctx,
+    table_name: &str,
+    table: &DeTable,
+    doc: &mut Document,
+) -> Result<(), SweepError> {
+    for (key, value) in ordered(table) {
+        let k: &str = key.get_ref();
+        let Some(info) = setting_info(k) else {
+            return Err(unknown_key(
+                ctx,
+                key,
+                &format!("[{table_name}]"),
+                Some(table_name),
+            ));
+        };
+        if info.table != table_name {
+            return Err(ctx.error(
+                &key.span(),
+                Some(k),
+                Problem::new(format!(
+                    "{k} belongs in [{}], not in [{table_name}]",
+                    info.table
+                ))
+                .help(format!(
+                    "move `{}` under [{}]",
+                    line_of(ctx, key, value),
+                    info.table
+                )),
+            ));
+        }
+        if matches!(value.get_ref(), DeValue::Array(_)) {
+            return Err(ctx.error(
+                &value.span(),
+                Some(k),
+                Problem::new(format!(
+                    "{k} in [{table_name}] is a fixed setting and takes one value, found a list"
+                ))
+                .help(format!(
+                    "to sweep {k}, move `{}` under [grid]",
+                    line_of(ctx, key, value)
+                )),
+            ));
+        }
+        let v = read_value(ctx, info, value)?;
+        v.apply(&mut doc.base, k)
+            .map_err(|e| ctx.error(&value.span(), Some(k), Problem::new(e)))?;
+        doc.places
+            .fixed
+            .insert(k.to_string(), ctx.pos(&value.span()));
+    }
+    Ok(())
+}
+
+/// `key = value` as written in the file, for messages (shortened if long).
+fn line_of(ctx: &Ctx, key: &Key, value: &Val) -> String {
+    let k = &ctx.text[key.span()];
+    let v = &ctx.text[value.span()];
+    let v = if v.chars().count() > 40 || v.contains('\n') {
+        "...".to_string()
+    } else {
+        v.to_string()
+    };
+    format!("{k} = {v}")
+}
+
+fn read_execution(
+    ctx: &Ctx,
+    table: &DeTable,
+    execution: &mut super::Execution,
+) -> Result<(), SweepError> {
+    for (key, value) in ordered(table) {
+        let k: &str = key.get_ref();
+        let slot = match k {
+            "checkpoint_every" => &mut execution.checkpoint_every,
+            "vectorize" => &mut execution.vectorize,
+            _ => return Err(unknown_key(ctx, key, "[execution]", Some("execution"))),
+        };
+        let example = if k == "vectorize" { "1" } else { "100" };
+        let n = match to_toml(ctx, k, value)? {
+            toml::Value::Integer(i) if i >= 1 => usize::try_from(i).map_err(|_| {
+                ctx.error(
+                    &value.span(),
+                    Some(k),
+                    Problem::new(format!("{k} = {i} is too large")),
+                )
+            })?,
+            toml::Value::Integer(i) => {
+                return Err(ctx.error(
+                    &value.span(),
+                    Some(k),
+                    Problem::new(format!("{k} = {i} is impossible: it must be at least 1"))
+                        .help(format!("write {k} = {example}")),
+                ))
+            }
+            other => {
+                return Err(ctx.error(
+                    &value.span(),
+                    Some(k),
+                    Problem::new(format!("{k} must be an integer, {}", found(&other)))
+                        .help(format!("write {k} = {example}")),
+                ))
+            }
+        };
+        *slot = n;
+    }
+    Ok(())
+}
+
+/// A key that must name a setting (in `[grid]`, `[[include]]`, `[[exclude]]`).
+fn setting_key<'a>(ctx: &Ctx, key: &'a Key, place: &str) -> Result<&'a str, SweepError> {
+    let k: &str = key.get_ref();
+    if setting_info(k).is_some() {
+        Ok(k)
+    } else {
+        Err(unknown_key(ctx, key, place, None))
+    }
+}
+
+/// An unknown key in a table (`fixed_table` when it is one of the fixed tables or
+/// `execution`), with the best suggestion.
+fn unknown_key(ctx: &Ctx, key: &Key, place: &str, fixed_table: Option<&str>) -> SweepError {
+    let k: &str = key.get_ref();
+    let names = setting_names();
+    let problem = if EXECUTION_KEYS.contains(&k) {
+        Problem::new(format!(
+            "{k} belongs in [execution]: it changes how runs are executed, not what they compute, so it cannot be {}",
+            if fixed_table.is_some() { "a run setting" } else { "swept" }
+        ))
+        .help(format!("move `{k} = ...` under [execution]"))
+    } else {
+        let mut problem = Problem::new(format!("unknown key `{k}` in {place}"));
+        let mut candidates: Vec<&str> = names.clone();
+        if fixed_table == Some("execution") {
+            candidates = EXECUTION_KEYS.to_vec();
+        } else if fixed_table.is_some() {
+            candidates.extend_from_slice(EXECUTION_KEYS);
+        }
+        problem.help = Some(match did_you_mean(k, &candidates) {
+            Some(s) => {
+                let home = setting_info(s).map(|i| i.table).unwrap_or("execution");
+                match fixed_table {
+                    Some(t) if t != home => format!("did you mean `{s}`? (it belongs in [{home}])"),
+                    _ => format!("did you mean `{s}`?"),
+                }
+            }
+            None => match fixed_table {
+                Some("execution") => "[execution] holds checkpoint_every and vectorize".to_string(),
+                Some(t) => format!(
+                    "[{t}] holds {}",
+                    SETTINGS
+                        .iter()
+                        .filter(|s| s.table == t)
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => format!("the settings are: {}", names.join(", ")),
+            },
+        });
+        problem
+    };
+    ctx.error(&key.span(), Some(k), problem)
+}
+
+/// An unknown or misplaced key at the top level of the file.
+fn misplaced_top_key(ctx: &Ctx, key: &Key, value: &Val) -> SweepError {
+    let k: &str = key.get_ref();
+    if let Some(info) = setting_info(k) {
+        return ctx.error(
+            &key.span(),
+            Some(k),
+            Problem::new(format!("{k} belongs in [{}]", info.table)).help(format!(
+                "move `{}` under [{}] to fix it for every run, or write it under [grid] as a list to sweep it",
+                line_of(ctx, key, value),
+                info.table
+            )),
+        );
+    }
+    if EXECUTION_KEYS.contains(&k) {
+        return ctx.error(
+            &key.span(),
+            Some(k),
+            Problem::new(format!("{k} belongs in [execution]")).help(format!(
+                "move `{}` under [execution]",
+                line_of(ctx, key, value)
+            )),
+        );
+    }
+    let is_table = matches!(value.get_ref(), DeValue::Table(_));
+    let is_array_of_tables = matches!(value.get_ref(), DeValue::Array(a)
+        if !a.is_empty() && a.iter().all(|e| matches!(e.get_ref(), DeValue::Table(_))));
+    let message = if is_array_of_tables {
+        format!("unknown table [[{k}]]")
+    } else if is_table {
+        format!("unknown table [{k}]")
+    } else {
+        format!("unknown key `{k}`")
+    };
+    let help = match did_you_mean(k, TOP_KEYS) {
+        Some(s @ ("name" | "description")) => format!("did you mean `{s}`?"),
+        Some(s @ ("exclude" | "include")) => format!("did you mean [[{s}]]?"),
+        Some(s) => format!("did you mean [{s}]?"),
+        None => "a sweep file has name, description, [model], [train], [task], [probe], [execution], [grid], [[exclude]] and [[include]]".to_string(),
+    };
+    ctx.error(&key.span(), Some(k), Problem::new(message).help(help))
+}
+
+/// The tables of `[[exclude]]` or `[[include]]`, with the span of each.
+fn rule_tables<'a, 'i>(
+    ctx: &Ctx,
+    key: &str,
+    value: &'a Val<'i>,
+) -> Result<Vec<(Range<usize>, &'a DeTable<'i>)>, SweepError> {
+    let what = if key == "exclude" {
+        "one [[exclude]] per rule, each followed by settings such as residual = false"
+    } else {
+        "one [[include]] per extra point, each followed by settings such as depth = 30"
+    };
+    match value.get_ref() {
+        DeValue::Array(a) => a
+            .iter()
+            .map(|e| match e.get_ref() {
+                DeValue::Table(t) => Ok((e.span(), t)),
+                _ => Err(ctx.error(
+                    &e.span(),
+                    Some(key),
+                    Problem::new(format!("each {key} rule must be a table"))
+                        .help(format!("write {what}")),
+                )),
+            })
+            .collect(),
+        _ => Err(ctx.error(
+            &value.span(),
+            Some(key),
+            Problem::new(format!(
+                "`{key}` must be an array of tables, written [[{key}]]"
+            ))
+            .help(format!("write {what} (note the double brackets)")),
+        )),
+    }
+}
+
+fn read_exclude(ctx: &Ctx, span: &Range<usize>, table: &DeTable) -> Result<Exclude, SweepError> {
+    if table.is_empty() {
+        return Err(ctx.error(
+            span,
+            Some("exclude"),
+            Problem::new("this [[exclude]] is empty: it would drop every point")
+                .help("list the settings of the points to drop, e.g. residual = false"),
+        ));
+    }
+    let mut settings = Vec::new();
+    for (key, value) in ordered(table) {
+        let name = setting_key(ctx, key, "[[exclude]]")?;
+        if matches!(value.get_ref(), DeValue::Array(_) | DeValue::Table(_)) {
+            return Err(ctx.error(
+                &value.span(),
+                Some(name),
+                Problem::new(format!(
+                    "an [[exclude]] value is a single value, but {name} has a list or table"
+                ))
+                .help("write one [[exclude]] per value; a rule drops the points that match all its settings"),
+            ));
+        }
+        let info = setting_info(name).expect("checked by setting_key");
+        settings.push((name.to_string(), read_value(ctx, info, value)?));
+    }
+    Ok(Exclude {
+        settings,
+        at: ctx.pos(span),
+    })
+}
+
+fn read_include(ctx: &Ctx, span: &Range<usize>, table: &DeTable) -> Result<Include, SweepError> {
+    if table.is_empty() {
+        return Err(ctx.error(
+            span,
+            Some("include"),
+            Problem::new("this [[include]] is empty")
+                .help("list the settings that make the extra point differ from the fixed settings, e.g. depth = 30"),
+        ));
+    }
+    let mut axes = Vec::new();
+    for (key, value) in ordered(table) {
+        let name = setting_key(ctx, key, "[[include]]")?;
+        axes.push(Axis {
+            name: name.to_string(),
+            values: read_values(ctx, name, value, true)?,
+        });
+    }
+    Ok(Include {
+        axes,
+        at: ctx.pos(span),
+    })
+}
+
+/// Reads one value of a setting, located at the value.
+fn read_value(ctx: &Ctx, info: &SettingInfo, value: &Val) -> Result<AxisValue, SweepError> {
+    let v = to_toml(ctx, info.name, value)?;
+    typed(info, &v).map_err(|p| ctx.error(&value.span(), Some(info.name), p))
+}
+
+/// Reads the values of an axis: a list, a range table, or (in an include) one value.
+fn read_values(
+    ctx: &Ctx,
+    name: &str,
+    value: &Val,
+    allow_single: bool,
+) -> Result<Vec<AxisValue>, SweepError> {
+    let info = setting_info(name).expect("a setting name");
+    let mut values: Vec<AxisValue> = Vec::new();
+    match value.get_ref() {
+        DeValue::Array(items) => {
+            if items.is_empty() {
+                return Err(ctx.error(
+                    &value.span(),
+                    Some(name),
+                    Problem::new(format!(
+                        "the list of {name} is empty: an axis needs at least one value"
+                    ))
+                    .help(format!(
+                        "write values such as {name} = [{}], or remove the line",
+                        info.example
+                    )),
+                ));
+            }
+            for item in items.iter() {
+                if matches!(item.get_ref(), DeValue::Array(_) | DeValue::Table(_)) {
+                    return Err(ctx.error(
+                        &item.span(),
+                        Some(name),
+                        Problem::new(format!("a value of {name} cannot be a list or a table"))
+                            .help(format!(
+                                "write a flat list such as {name} = [{}]",
+                                info.example
+                            )),
+                    ));
+                }
+                values.push(read_value(ctx, info, item)?);
+            }
+        }
+        DeValue::Table(t) => values = read_range(ctx, info, value, t)?,
+        _ if allow_single => values.push(read_value(ctx, info, value)?),
+        _ => {
+            let written = &ctx.text[value.span()];
+            return Err(ctx.error(
+                &value.span(),
+                Some(name),
+                Problem::new(format!(
+                    "the axis {name} needs a list of values, found the single value {written}"
+                ))
+                .help(format!(
+                    "write {name} = [{written}] for a one-value axis, or move `{name} = {written}` to [{}] to fix it for every run",
+                    info.table
+                )),
+            ));
+        }
+    }
+    // Repeated values count once. Values of one setting are equal exactly when they are
+    // written the same by `Display` (shortest round-trip floats, normalized expressions).
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    values.retain(|v| seen.insert(v.to_string()));
+    Ok(values)
+}
+
+/// The range form of an integer axis: `{ start, count [, step] }` or
+/// `{ start, stop [, step] }` (stop inclusive).
+fn read_range(
+    ctx: &Ctx,
+    info: &SettingInfo,
+    value: &Val,
+    table: &DeTable,
+) -> Result<Vec<AxisValue>, SweepError> {
+    let name = info.name;
+    let span = value.span();
+    let err = |span: &Range<usize>, p: Problem| ctx.error(span, Some(name), p);
+    if !matches!(info.kind, Kind::Count | Kind::Seed) {
+        return Err(err(
+            &span,
+            Problem::new(format!(
+                "a range {{ start = ..., count = ... }} works only for integer settings, not for {name}"
+            ))
+            .help(format!("write a list such as {name} = [{}]", info.example)),
+        ));
+    }
+    let form_help = if info.kind == Kind::Seed {
+        format!("write {name} = {{ start = 0, count = 10 }} or {name} = {{ start = 0, stop = 9 }} (stop is included)")
+    } else {
+        format!("write {name} = {{ start = 2, count = 5 }} or {name} = {{ start = 2, stop = 50, step = 4 }} (stop is included)")
+    };
+    let mut fields: BTreeMap<&str, (i64, Range<usize>)> = BTreeMap::new();
+    for (key, v) in ordered(table) {
+        let k: &str = key.get_ref();
+        if !RANGE_KEYS.contains(&k) {
+            let help = match did_you_mean(k, RANGE_KEYS) {
+                Some(s) => format!("did you mean `{s}`? {form_help}"),
+                None => form_help.clone(),
+            };
+            return Err(err(
+                &key.span(),
+                Problem::new(format!("unknown key `{k}` in the range of {name}")).help(help),
+            ));
+        }
+        match to_toml(ctx, name, v)? {
+            toml::Value::Integer(i) => {
+                fields.insert(k, (i, v.span()));
+            }
+            other => {
+                return Err(err(
+                    &v.span(),
+                    Problem::new(format!(
+                        "`{k}` of the range of {name} must be an integer, {}",
+                        found(&other)
+                    ))
+                    .help(form_help.clone()),
+                ))
+            }
+        }
+    }
+    let Some(&(start, ref start_span)) = fields.get("start") else {
+        return Err(err(
+            &span,
+            Problem::new(format!("the range of {name} has no `start`")).help(form_help),
+        ));
+    };
+    if start < 0 {
+        return Err(err(
+            start_span,
+            Problem::new(format!(
+                "the range of {name} starts at {start}, but {name} cannot be negative"
+            ))
+            .help(form_help),
+        ));
+    }
+    let (step, step_span) = match fields.get("step") {
+        Some((s, sp)) => (*s, sp.clone()),
+        None => (1, span.clone()),
+    };
+    if step < 1 {
+        return Err(err(
+            &step_span,
+            Problem::new(format!(
+                "the range of {name} has step = {step}: the step must be at least 1"
+            ))
+            .help(form_help),
+        ));
+    }
+    let count: i128 = match (fields.get("count"), fields.get("stop")) {
+        (Some(_), Some((_, stop_span))) => {
+            return Err(err(
+                stop_span,
+                Problem::new(format!("the range of {name} has both `count` and `stop`"))
+                    .help(format!("keep one of them; {form_help}")),
+            ))
+        }
+        (None, None) => {
+            return Err(err(
+                &span,
+                Problem::new(format!("the range of {name} needs `count` or `stop`"))
+                    .help(form_help),
+            ))
+        }
+        (Some((count, count_span)), None) => {
+            if *count < 1 {
+                return Err(err(
+                    count_span,
+                    Problem::new(format!(
+                        "the range of {name} has count = {count}: it would give no values"
+                    ))
+                    .help(format!("count must be at least 1; {form_help}")),
+                ));
+            }
+            *count as i128
+        }
+        (None, Some((stop, stop_span))) => {
+            if *stop < start {
+                return Err(err(
+                    stop_span,
+                    Problem::new(format!(
+                        "the range of {name} has stop = {stop} below start = {start}: it would give no values"
+                    ))
+                    .help(format!("stop is the last value (included) and must be at least start; {form_help}")),
+                ));
+            }
+            (*stop as i128 - start as i128) / step as i128 + 1
+        }
+    };
+    if count > MAX_POINTS as i128 {
+        return Err(err(
+            &span,
+            Problem::new(format!(
+                "the range of {name} gives {count} values, more than the limit of {MAX_POINTS} points of a sweep"
+            ))
+            .help("shorten the range, or split the sweep into several files"),
+        ));
+    }
+    let mut values = Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let v = start as i128 + i * step as i128;
+        let v = u64::try_from(v).map_err(|_| {
+            err(
+                &span,
+                Problem::new(format!(
+                    "the range of {name} reaches {v}, which is too large"
+                )),
+            )
+        })?;
+        let v = AxisValue::Int(v);
+        check_alone(info, &v).map_err(|p| {
+            err(
+                &span,
+                Problem::new(format!("the range of {name} contains {v}: {}", p.message))
+                    .help(format!("change the range; {form_help}")),
+            )
+        })?;
+        values.push(v);
+    }
+    Ok(values)
+}

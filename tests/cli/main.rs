@@ -1,0 +1,9 @@
+//! Black-box tests of the `resweep` binary, gathered in one test binary (one link of the
+//! whole stack instead of one per file).
+
+mod bad_input;
+mod physics;
+mod resume;
+mod sweeps;
+mod train;
+mod util;

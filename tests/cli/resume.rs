@@ -1,0 +1,184 @@
+//! Interruption and resumption: SIGKILL, SIGINT, concurrent invocations and failures.
+//! Every interrupted sweep, once resumed, must end bitwise equal to an uninterrupted one.
+
+use crate::util::*;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+/// Long enough per run to be interrupted mid-way (a few hundred ms each).
+fn long_sweep(name: &str) -> String {
+    format!(
+        r#"name = "{name}"
+[model]
+depth = 6
+width = 32
+[train]
+batch_size = 64
+steps = 1500
+[task]
+eval_size = 256
+[probe]
+eval_every = 100
+probe_every = 250
+[execution]
+checkpoint_every = 50
+[grid]
+residual = [false, true]
+seed = {{ start = 0, count = 3 }}
+"#
+    )
+}
+
+fn reference(
+    name: &str,
+) -> (
+    tempfile::TempDir,
+    std::collections::BTreeMap<String, Vec<u8>>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &long_sweep(name));
+    ok(run_in(
+        dir.path(),
+        &["run", "s.toml", "--jobs", "2", "--quiet"],
+    ));
+    let files = run_files(&dir.path().join("runs").join(name));
+    (dir, files)
+}
+
+fn spawn(cwd: &Path, args: &[&str]) -> Child {
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until some run of the sweep has a checkpoint on disk.
+fn wait_for_checkpoint(sweep_dir: &Path) {
+    let start = Instant::now();
+    loop {
+        let found = std::fs::read_dir(sweep_dir.join("runs"))
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().join("checkpoint.bin").is_file())
+            })
+            .unwrap_or(false);
+        if found {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigkill_then_resume_is_bitwise_identical() {
+    let (_ref_dir, want) = reference("killed");
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &long_sweep("killed"));
+    let sweep_dir = dir.path().join("runs/killed");
+    let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "2"]);
+    wait_for_checkpoint(&sweep_dir);
+    std::thread::sleep(Duration::from_millis(150));
+    signal(&child, "-KILL");
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+
+    let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
+    assert!(plan.contains("partial") || plan.contains("done"), "{plan}");
+    ok(run_in(dir.path(), &["run", "s.toml", "--jobs", "2"]));
+    assert_eq!(run_files(&sweep_dir), want);
+}
+
+#[test]
+fn sigint_checkpoints_exits_130_and_resumes_exactly() {
+    let (_ref_dir, want) = reference("interrupted");
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &long_sweep("interrupted"));
+    let sweep_dir = dir.path().join("runs/interrupted");
+    let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
+    wait_for_checkpoint(&sweep_dir);
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted:") && err.contains("rerun the same command to resume"),
+        "{err}"
+    );
+    // The run in flight was checkpointed, not lost.
+    let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
+    assert!(plan.contains("partial"), "{plan}");
+
+    let again = ok(run_in(dir.path(), &["run", "s.toml", "--jobs", "2"]));
+    assert!(again.contains("already done"), "{again}");
+    assert_eq!(run_files(&sweep_dir), want);
+}
+
+#[test]
+fn two_concurrent_invocations_share_the_work_without_corruption() {
+    let (_ref_dir, want) = reference("concurrent");
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &long_sweep("concurrent"));
+    let a = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
+    let b = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success(), "{:?}", text(&a));
+    assert!(b.status.success(), "{:?}", text(&b));
+    // Whatever one skipped, a rerun finishes; nothing is corrupted and nothing differs.
+    ok(run_in(dir.path(), &["run", "s.toml"]));
+    assert_eq!(run_files(&dir.path().join("runs/concurrent")), want);
+    let results = results(&dir.path().join("runs/concurrent"));
+    assert_eq!(results.len(), 6);
+}
+
+#[test]
+fn a_failed_run_does_not_stop_the_others_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &small_sweep("failing", 20, 2));
+    // Plant a run directory whose config.json contradicts its id: that run must fail.
+    let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
+    let victim = plan
+        .lines()
+        .nth(2)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let vdir = dir.path().join("runs/failing/runs").join(&victim);
+    std::fs::create_dir_all(&vdir).unwrap();
+    std::fs::write(vdir.join("config.json"), "{\"not\": \"this run\"}").unwrap();
+
+    let o = run_in(dir.path(), &["run", "s.toml", "--jobs", "2"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(
+        out.contains("3 completed") && out.contains("1 failed"),
+        "{out}"
+    );
+    assert!(err.contains(&victim) && err.contains("FAILED"), "{err}");
+    assert!(vdir.join("failed.json").is_file());
+
+    // Without --retry-failed the failure stays; with it (after the fix) the run completes.
+    let o = run_in(dir.path(), &["run", "s.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::remove_file(vdir.join("config.json")).unwrap();
+    let out = ok(run_in(dir.path(), &["run", "s.toml", "--retry-failed"]));
+    assert!(out.contains("1 completed"), "{out}");
+    assert!(!vdir.join("failed.json").exists());
+}

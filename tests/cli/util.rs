@@ -1,0 +1,107 @@
+//! Helpers: run the binary, write sweep files, read run directories.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The binary under test.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_resweep"));
+    c.env_remove("RAYON_NUM_THREADS");
+    c
+}
+
+/// Runs the binary with `args` in `cwd`.
+pub fn run_in(cwd: &Path, args: &[&str]) -> Output {
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("run resweep")
+}
+
+/// Text of stdout and stderr.
+pub fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: Output) -> String {
+    let (out, err) = text(&o);
+    assert!(
+        o.status.success(),
+        "resweep failed ({:?})\nstdout:\n{out}\nstderr:\n{err}",
+        o.status
+    );
+    out
+}
+
+/// A temporary directory with a sweep file `name.toml` of the given body.
+pub fn sweep_file(dir: &Path, file: &str, body: &str) -> PathBuf {
+    let p = dir.join(file);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+/// A small, quick sweep: depth 3, width 8, `steps` steps, 2 arms x `seeds` seeds.
+pub fn small_sweep(name: &str, steps: usize, seeds: usize) -> String {
+    format!(
+        r#"name = "{name}"
+[model]
+depth = 3
+width = 8
+init_scale = "1/sqrt(depth)"
+[train]
+batch_size = 16
+steps = {steps}
+[task]
+eval_size = 64
+[probe]
+eval_every = 10
+probe_every = 20
+[execution]
+checkpoint_every = 10
+[grid]
+residual = [false, true]
+seed = {{ start = 0, count = {seeds} }}
+"#
+    )
+}
+
+/// Every file of every run directory (except locks and timing-bearing results), by
+/// `run_id/file` — the bytes that must be identical between two executions.
+pub fn run_files(sweep_dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for run in std::fs::read_dir(sweep_dir.join("runs")).unwrap() {
+        let run = run.unwrap().path();
+        for f in std::fs::read_dir(&run).unwrap() {
+            let f = f.unwrap().path();
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "result.json" {
+                continue;
+            }
+            let key = format!("{}/{name}", run.file_name().unwrap().to_string_lossy());
+            files.insert(key, std::fs::read(&f).unwrap());
+        }
+    }
+    files
+}
+
+/// `result.json` of every run, without the fields that legitimately vary (timing, dates).
+pub fn results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    for run in std::fs::read_dir(sweep_dir.join("runs")).unwrap() {
+        let run = run.unwrap().path();
+        let text = std::fs::read_to_string(run.join("result.json")).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        for k in ["wall_time_s", "steps_per_s", "finished_at", "resumed"] {
+            obj.remove(k);
+        }
+        out.insert(run.file_name().unwrap().to_string_lossy().into_owned(), v);
+    }
+    out
+}
