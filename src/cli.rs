@@ -25,6 +25,63 @@ pub enum Command {
     Train(TrainArgs),
     /// Measure microseconds per training step on one thread.
     Bench(BenchArgs),
+    /// Collect every complete run into parquet tables and print the summary over seeds.
+    Aggregate(DirArgs),
+    /// Run SQL over a sweep's tables (runs, steps, layers, summary).
+    Query(QueryArgs),
+    /// Audit the fairness of a comparison and give paired statistics across seeds.
+    Compare(CompareArgs),
+}
+
+/// Which sweep directory a command reads.
+#[derive(Args, Debug, Clone)]
+pub struct DirArgs {
+    /// A sweep directory (`runs/<name>`), or a sweep file (its directory under
+    /// --runs-dir); the default sweep's directory when omitted.
+    pub dir: Option<PathBuf>,
+    /// Directory holding one directory per sweep (used with a sweep file or no argument).
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+/// `resweep query`.
+#[derive(Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// `[SWEEP_DIR] SQL`: the sweep directory (optional) and the query, e.g.
+    /// "SELECT depth, residual, avg(final_eval_loss) FROM runs GROUP BY depth, residual".
+    #[arg(num_args = 1..=2, required = true, value_names = ["SWEEP_DIR", "SQL"])]
+    pub args: Vec<String>,
+    /// Directory holding one directory per sweep.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// table, csv, json or parquet (default: from --out's extension, else table).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Write the result to this file instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `resweep compare`.
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// The setting whose values are the arms.
+    #[arg(long, default_value = "residual")]
+    pub axis: String,
+    /// A numeric column of runs.parquet.
+    #[arg(long, default_value = "final_eval_loss")]
+    pub metric: String,
+    /// The arm the others are compared with (default: the smallest value).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Higher metric values are better (default: lower is better, as for losses).
+    #[arg(long)]
+    pub higher_is_better: bool,
+    /// Exit with code 1 when the audit finds anything unfair.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Where a sweep comes from and where its outputs go.

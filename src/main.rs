@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         Command::Plan(a) => commands::run::plan(a),
         Command::Train(a) => commands::train::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Aggregate(a) => commands::analysis::aggregate(a),
+        Command::Query(a) => commands::analysis::query(a),
+        Command::Compare(a) => commands::analysis::compare(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

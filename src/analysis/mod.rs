@@ -5,6 +5,7 @@
 //!   tables (`tables/{runs,steps,layers,summary}.parquet`, `summary.csv`, `summary.md`).
 //! - [`summary`]: grouping over seeds and the summary's frame and text.
 //! - [`query`]: SQL over those tables and the output writers.
+pub mod compare;
 pub mod query;
 pub mod stats;
 pub mod summary;
@@ -16,6 +17,3 @@ pub(crate) mod testutil;
 pub use query::{query, write_output, Format};
 pub use summary::{SummaryRow, SUMMARY_METRICS};
 pub use tables::{collect, summary_markdown, summary_table, table_path, Collected, TABLE_NAMES};
-
-#[cfg(test)]
-mod bench_tmp;

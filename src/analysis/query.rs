@@ -91,12 +91,19 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
         .copied()
         .filter(|t| !table_path(dir, t).is_file())
         .collect();
-    if !missing.is_empty() {
+    if missing.len() == TABLE_NAMES.len() {
         anyhow::bail!(
-            "{} has no {} table{}: run `resweep aggregate {}` first",
+            "{} has no tables: run `resweep aggregate {}` first",
+            dir.root().display(),
+            dir.root().display()
+        );
+    }
+    if !missing.is_empty() {
+        let files: Vec<String> = missing.iter().map(|t| format!("{t}.parquet")).collect();
+        anyhow::bail!(
+            "{} lacks {}: run `resweep aggregate {}` first",
             dir.tables().display(),
-            missing.join(", "),
-            if missing.len() == 1 { "" } else { "s" },
+            files.join(", "),
             dir.root().display()
         );
     }
@@ -118,10 +125,13 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(df)) => Ok(df),
-        Ok(Err(e)) => Err(anyhow::anyhow!(
-            "query failed: {}",
-            first_line(&e.to_string())
-        )),
+        Ok(Err(e)) => {
+            let mut msg = first_line(&e.to_string());
+            if msg.starts_with("relation ") && msg.contains("not found") {
+                msg.push_str(&format!(" (tables: {})", TABLE_NAMES.join(", ")));
+            }
+            Err(anyhow::anyhow!("query failed: {msg}"))
+        }
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
@@ -417,6 +427,22 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("empty query"));
+
+        let err = query(&fx.dir, "SELECT * FROM nothing")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("(tables: runs, steps, layers, summary)"),
+            "{err}"
+        );
+        std::fs::remove_file(table_path(&fx.dir, "layers")).unwrap();
+        let err = query(&fx.dir, "SELECT * FROM runs")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("lacks layers.parquet: run `resweep aggregate"),
+            "{err}"
+        );
 
         let empty = sweep_dir(SWEEP_TOML);
         let err = query(&empty.dir, "SELECT * FROM runs")

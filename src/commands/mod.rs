@@ -1,6 +1,7 @@
 //! The commands behind the CLI: each takes its parsed arguments, does its work through the
 //! library and prints its human output. `main.rs` only dispatches and maps errors.
 
+pub mod analysis;
 pub mod bench;
 pub mod run;
 pub mod train;
@@ -32,7 +33,7 @@ pub enum Exit {
     Ok,
     /// Interrupted by the user (Ctrl-C): exit code 130.
     Interrupted,
-    /// Finished, but some runs failed: exit code 1.
+    /// Finished, but some runs failed (or `--strict` found a problem): exit code 1.
     SomeFailed,
 }
 

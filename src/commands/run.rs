@@ -222,6 +222,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         s.wall.as_secs_f64(),
         jobs
     );
+    // Tables are rebuilt from disk after every run, finished or not.
+    super::analysis::aggregate_and_print(&l.dir)?;
     println!("outputs: {}", l.dir.root().display());
     if cancel.load(Ordering::Relaxed) {
         let done = s.already_done + done_now;

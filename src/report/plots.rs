@@ -514,7 +514,7 @@ impl Axis {
     /// Linear axis over data `[min, max]`, padded by `pad` of the span; a zero span is
     /// widened. With `floor_zero`, non-negative data never get a negative axis.
     fn linear(min: f64, max: f64, pad: f64, floor_zero: bool, target: usize) -> Axis {
-        let (mut lo, mut hi);
+        let (mut lo, hi);
         let span = max / 2.0 - min / 2.0;
         if !(span > 1e-12 * max.abs().max(min.abs())) || !span.is_finite() {
             let half = if max != 0.0 && max.is_finite() {
@@ -531,6 +531,11 @@ impl Axis {
         if floor_zero && min >= 0.0 && lo < 0.0 {
             lo = 0.0;
         }
+        Axis::linear_span(lo, hi, target)
+    }
+
+    /// Linear axis over exactly `lo..hi` (falls back to -1..1 when that is not a range).
+    fn linear_span(mut lo: f64, mut hi: f64, target: usize) -> Axis {
         if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             lo = -1.0;
             hi = 1.0;
@@ -557,6 +562,11 @@ impl Axis {
             let pad = (0.05 * span).max(0.05);
             (lmin - pad, lmax + pad)
         };
+        Axis::log_span(lo, hi, target)
+    }
+
+    /// Log axis over exactly `lo..hi` in decades (`t = log10 v`).
+    fn log_span(lo: f64, hi: f64, target: usize) -> Axis {
         let (ticks, light, fmt) = log_ticks(lo, hi, target);
         Axis {
             log: true,
@@ -566,6 +576,27 @@ impl Axis {
             light,
             fmt,
         }
+    }
+
+    /// The same axis extended upwards so that the top `frac` of it holds no data (room for
+    /// notes inside the plot area); ticks are recomputed.
+    fn with_headroom(&self, frac: f64, target: usize) -> Axis {
+        if !(frac > 0.0) {
+            return self.clone();
+        }
+        let frac = frac.min(0.6);
+        let hi = self.hi + (self.hi - self.lo) * frac / (1.0 - frac);
+        let mut a = if self.log {
+            Axis::log_span(self.lo, hi, target)
+        } else {
+            Axis::linear_span(self.lo, hi, target)
+        };
+        // Keep custom (data) ticks of the original.
+        if self.fmt == Fmt::Short && !self.log {
+            a.ticks = self.ticks.clone();
+            a.fmt = Fmt::Short;
+        }
+        a
     }
 
     /// Drawing coordinate of a value, `None` when it cannot be drawn on this axis.
@@ -653,14 +684,15 @@ fn tidy_fixed(v: f64, d: usize) -> String {
     s.replace('-', "−")
 }
 
-/// Ticks of a log axis in `t = log10 v`: whole decades when at least two fit (thinned to
-/// about `target`), else 1-2-5 values, else round values of a linear scale.
+/// Ticks of a log axis in `t = log10 v`: whole decades when at least three fit (thinned to
+/// about `target`), else 1-2-5 values, else two decades, else round values of a linear
+/// scale.
 fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<f64>, Fmt) {
     let inside = |t: &f64| *t >= lo - 1e-9 && *t <= hi + 1e-9;
     let first = lo.ceil() as i64;
     let last = hi.floor() as i64;
     let decades: Vec<i64> = (first..=last).collect();
-    if decades.len() >= 2 {
+    if decades.len() >= 3 {
         let step = [1i64, 2, 3, 4, 5, 10, 20, 25, 50, 100, 200]
             .into_iter()
             .find(|s| decades.len() as i64 / s <= target.max(2) as i64)
@@ -698,6 +730,10 @@ fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<f64>, Fmt) {
         .collect();
     if one_two_five.len() >= 3 {
         return (one_two_five, light, Fmt::Short);
+    }
+    if decades.len() == 2 {
+        let ticks = decades.iter().map(|&k| k as f64).collect();
+        return (ticks, light, Fmt::Pow10);
     }
     let (vlo, vhi) = (10f64.powf(lo), 10f64.powf(hi));
     let (values, fmt) = nice_ticks(vlo, vhi, target.min(6));
@@ -779,6 +815,10 @@ impl Rect {
     fn contains(&self, (x, y): (i32, i32)) -> bool {
         x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
     }
+
+    fn overlaps(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
 }
 
 /// Keeps at most [`MAX_NOTES`] notes, saying how many were left out.
@@ -796,23 +836,23 @@ fn capped(notes: &[String]) -> Vec<String> {
     out
 }
 
-/// Draws `notes` in a white box inside `plot`, in whichever corner covers the fewest of
-/// `occupied` pixels (ties: top-right, top-left, bottom-right, bottom-left).
-fn draw_notes(
-    root: &Root<'_>,
-    plot: Rect,
-    notes: &[String],
-    occupied: &[(i32, i32)],
-) -> Result<()> {
+/// Notes wrapped into lines, with the size of their box.
+struct NotesBox {
+    lines: Vec<String>,
+    w: i32,
+    h: i32,
+}
+
+/// Wraps the (capped) notes to `max_w` pixels; `None` when there is nothing to say.
+fn layout_notes(root: &Root<'_>, notes: &[String], max_w: i32) -> Result<Option<NotesBox>> {
     let notes = capped(notes);
     if notes.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    let style = font_at(NOTE_PX, HPos::Left, VPos::Top).color(&NOTE_TEXT);
-    let max_w = ((plot.x1 - plot.x0) as f64 * 0.92) as i32 - 16;
+    let style = note_style();
     let mut lines = Vec::new();
     for note in &notes {
-        let wrapped = wrap(root, note, &style, max_w.max(80))?;
+        let wrapped = wrap(root, note, &style, (max_w - 16).max(80))?;
         for (i, l) in wrapped.into_iter().enumerate() {
             lines.push(if i == 0 {
                 format!("• {l}")
@@ -821,44 +861,76 @@ fn draw_notes(
             });
         }
     }
-    let line_h = (NOTE_PX * 1.3).round() as i32;
     let mut w = 0;
     for l in &lines {
         w = w.max(text_size(root, l, &style)?.0);
     }
-    let (bw, bh) = (w + 16, line_h * lines.len() as i32 + 10);
-    let m = 8;
+    let h = NOTE_LINE_H * lines.len() as i32 + 10;
+    Ok(Some(NotesBox {
+        lines,
+        w: w + 16,
+        h,
+    }))
+}
+
+const NOTE_LINE_H: i32 = 22;
+const NOTE_MARGIN: i32 = 8;
+
+fn note_style() -> TextStyle<'static> {
+    font_at(NOTE_PX, HPos::Left, VPos::Top).color(&NOTE_TEXT)
+}
+
+/// Where a notes box goes inside `plot`: the top-left corner when `headroom` (the axis left
+/// that strip free of data), else whichever corner covers the fewest `occupied` pixels
+/// (ties: top-right, top-left, bottom-right, bottom-left).
+fn notes_corner(plot: Rect, nb: &NotesBox, occupied: &[(i32, i32)], headroom: bool) -> Rect {
+    let (bw, bh, m) = (nb.w, nb.h, NOTE_MARGIN);
     let candidates = [
         (plot.x1 - m - bw, plot.y0 + m),
         (plot.x0 + m, plot.y0 + m),
         (plot.x1 - m - bw, plot.y1 - m - bh),
         (plot.x0 + m, plot.y1 - m - bh),
-    ];
-    let (x, y) = candidates
+    ]
+    .map(|(x, y)| Rect {
+        x0: x,
+        y0: y,
+        x1: x + bw,
+        y1: y + bh,
+    });
+    if headroom {
+        return candidates[1];
+    }
+    candidates
         .iter()
         .copied()
-        .min_by_key(|&(x, y)| {
-            let r = Rect {
-                x0: x,
-                y0: y,
-                x1: x + bw,
-                y1: y + bh,
-            };
-            occupied.iter().filter(|p| r.contains(**p)).count()
-        })
-        .unwrap_or(candidates[0]);
+        .min_by_key(|r| occupied.iter().filter(|p| r.contains(**p)).count())
+        .unwrap_or(candidates[0])
+}
+
+fn draw_notes_box(root: &Root<'_>, nb: &NotesBox, r: Rect) -> Result<()> {
     root.draw(&Rectangle::new(
-        [(x, y), (x + bw, y + bh)],
-        WHITE.mix(0.88).filled(),
+        [(r.x0, r.y0), (r.x1, r.y1)],
+        WHITE.mix(0.9).filled(),
     ))?;
     root.draw(&Rectangle::new(
-        [(x, y), (x + bw, y + bh)],
+        [(r.x0, r.y0), (r.x1, r.y1)],
         NOTE_TEXT.mix(0.6).stroke_width(1),
     ))?;
-    for (i, l) in lines.iter().enumerate() {
-        root.draw_text(l, &style, (x + 8, y + 6 + i as i32 * line_h))?;
+    let style = note_style();
+    for (i, l) in nb.lines.iter().enumerate() {
+        root.draw_text(l, &style, (r.x0 + 8, r.y0 + 6 + i as i32 * NOTE_LINE_H))?;
     }
     Ok(())
+}
+
+fn place_notes(
+    root: &Root<'_>,
+    plot: Rect,
+    nb: &NotesBox,
+    occupied: &[(i32, i32)],
+    headroom: bool,
+) -> Result<()> {
+    draw_notes_box(root, nb, notes_corner(plot, nb, occupied, headroom))
 }
 
 /// A panel with only a title, a frame, "no data" and the notes.
@@ -1051,19 +1123,19 @@ fn classify(s: &Series<'_>, log: bool, x_ext: &mut Extent, y_ext: &mut Extent) -
             s.xs.get(i0)
                 .copied()
                 .filter(|x| x.is_finite())
-                .map(|x| format!(" at x = {}", short_num(x)))
-                .unwrap_or_default();
+                .map(|x| format!("x = {}", short_num(x)))
+                .unwrap_or_else(|| format!("point #{i0}"));
         if bad == n {
             notes.push(format!(
                 "{label}: all {n} values not finite (NaN/inf) — nothing to draw"
             ));
         } else if suffix {
             notes.push(format!(
-                "{label}: not finite from{at} on ({bad} of {n} points) — diverged?"
+                "{label}: not finite from {at} on ({bad} of {n} points) — diverged?"
             ));
         } else {
             notes.push(format!(
-                "{label}: {bad} of {n} points not finite (first{at}) — gaps in the line"
+                "{label}: {bad} of {n} points not finite (first at {at}) — gaps in the line"
             ));
         }
     }
@@ -1203,9 +1275,6 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
         notes.extend(c.notes.iter().cloned());
         classified.push(c);
     }
-    let any_floor = classified
-        .iter()
-        .any(|c| c.pts.iter().any(|q| matches!(q, Pt::Floor { .. })));
     let any_point = classified
         .iter()
         .any(|c| c.pts.iter().any(|q| !matches!(q, Pt::Gap)));
@@ -1254,7 +1323,6 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
         let lo = a.lo;
         (a, lo)
     };
-    let _ = any_floor;
     let mut x_axis = Axis::linear(x_ext.min, x_ext.max, p.x_pad, false, x_target);
     if p.x_ticks_at_data {
         let mut xs: Vec<f64> = p
@@ -1279,21 +1347,34 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
         }
     }
 
+    // Notes go in a strip at the top of the plot area that the y axis keeps free of data.
+    let ylab_w = tick_label_width(root, &y_axis)?;
+    let caption_h = caption_height(root, p.title)?;
+    let plot_w_est = aw as i32 - 40 - (ylab_w + 48);
+    let plot_h_est = ch as i32 - 20 - caption_h - 62;
+    let notes_box = layout_notes(root, &notes, (plot_w_est as f64 * 0.92) as i32)?;
+    let y_axis = match &notes_box {
+        Some(nb) if plot_h_est > 0 => {
+            let frac = (nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h_est as f64;
+            y_axis.with_headroom(frac, y_target)
+        }
+        _ => y_axis,
+    };
+
     // Chart frame.
-    let tick_style = font(TICK_PX);
-    let mut ylab_w = 0;
-    for t in &y_axis.ticks {
-        ylab_w = ylab_w.max(text_size(root, &y_axis.label(*t), &tick_style)?.0);
-    }
+    let ylab_w = tick_label_width(root, &y_axis)?;
     let xf = |v: &f64| x_axis.label(*v);
     let yf = |v: &f64| y_axis.label(*v);
-    let mut chart = ChartBuilder::on(&chart_area)
-        .caption(p.title, font(PANEL_TITLE_PX))
+    let mut builder = ChartBuilder::on(&chart_area);
+    builder
         .margin(10)
         .margin_right(30)
         .x_label_area_size(62)
-        .y_label_area_size(ylab_w as u32 + 48)
-        .build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
+        .y_label_area_size(ylab_w as u32 + 48);
+    if !p.title.trim().is_empty() {
+        builder.caption(p.title, font(PANEL_TITLE_PX));
+    }
+    let mut chart = builder.build_cartesian_2d(x_axis.coord(), y_axis.coord())?;
     chart
         .configure_mesh()
         .x_desc(p.x_label)
@@ -1440,7 +1521,29 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
     }
 
     legend.draw(root, plot.x0, chart_area.get_base_pixel().1 + ch as i32)?;
-    draw_notes(root, plot, &notes, &occupied)
+    match &notes_box {
+        Some(nb) => place_notes(root, plot, nb, &occupied, true),
+        None => Ok(()),
+    }
+}
+
+/// Width in pixels of the widest tick label of `axis`.
+fn tick_label_width(root: &Root<'_>, axis: &Axis) -> Result<i32> {
+    let style = font(TICK_PX);
+    let mut w = 0;
+    for t in &axis.ticks {
+        w = w.max(text_size(root, &axis.label(*t), &style)?.0);
+    }
+    Ok(w)
+}
+
+/// Height plotters' `caption` takes for `title` (0 when there is no title).
+fn caption_height(root: &Root<'_>, title: &str) -> Result<i32> {
+    if title.trim().is_empty() {
+        return Ok(0);
+    }
+    let h = text_size(root, title, &font(PANEL_TITLE_PX))?.1;
+    Ok(h + 2 * (h / 2).min(5))
 }
 
 /// Whether every finite value of a panel's series is exactly zero.
@@ -1594,7 +1697,53 @@ fn layer_ticks(layers: usize) -> Vec<f64> {
     t
 }
 
-/// Draws one heat map; returns its plot rectangle, or `None` for a "no data" panel.
+/// x ticks of a heat map whose column `i` spans `[i, i + 1]`: `(position, label)`. For
+/// strictly increasing finite steps, round step values placed by linear interpolation
+/// between the columns they fall between; otherwise evenly spaced columns labelled with
+/// their step (or `#index` when the step is missing).
+fn step_ticks(steps: &[f64], n: usize, target: usize) -> Vec<(f64, String)> {
+    let increasing = n >= 2
+        && steps.len() == n
+        && steps.iter().all(|s| s.is_finite())
+        && steps.windows(2).all(|w| w[1] > w[0]);
+    if increasing {
+        let (values, _) = nice_ticks(steps[0], steps[n - 1], target);
+        let ticks: Vec<(f64, String)> = values
+            .into_iter()
+            .map(|v| {
+                let i = steps.partition_point(|s| *s <= v).clamp(1, n - 1) - 1;
+                let f = (v - steps[i]) / (steps[i + 1] - steps[i]);
+                let pos = (i as f64 + 0.5 + f).clamp(0.5, n as f64 - 0.5);
+                (pos, short_num(v))
+            })
+            .collect();
+        if ticks.len() >= 2 {
+            return ticks;
+        }
+    }
+    let idx: Vec<usize> = if n <= 8 {
+        (0..n).collect()
+    } else {
+        let k = target.max(2);
+        let mut idx: Vec<usize> = (0..k)
+            .map(|j| ((j * (n - 1)) as f64 / (k - 1) as f64).round() as usize)
+            .collect();
+        idx.dedup();
+        idx
+    };
+    idx.into_iter()
+        .map(|i| {
+            let label = match steps.get(i) {
+                Some(s) => short_num(*s),
+                None => format!("#{i}"),
+            };
+            (i as f64 + 0.5, label)
+        })
+        .collect()
+}
+
+/// Draws one heat map; returns the pixel rectangle of its cells, or `None` for a "no data"
+/// panel.
 fn draw_heat(
     root: &Root<'_>,
     area: &Root<'_>,
@@ -1636,13 +1785,18 @@ fn draw_heat(
             parts.push(format!("{nan} NaN"));
         }
         if neg_inf > 0 {
-            parts.push(format!("{neg_inf} −inf (log10 of 0?)"));
+            parts.push(format!("{neg_inf} −inf"));
         }
         if pos_inf > 0 {
             parts.push(format!("{pos_inf} +inf"));
         }
+        let hint = if neg_inf > 0 {
+            "; −inf is what log10 of 0 gives"
+        } else {
+            ""
+        };
         notes.push(format!(
-            "{} of {} cells not finite ({}) — grey",
+            "{} of {} cells not finite ({}) — grey{hint}",
             nan + neg_inf + pos_inf,
             n * layers,
             parts.join(", ")
@@ -1657,45 +1811,52 @@ fn draw_heat(
         ));
     }
 
-    let x_ticks: Vec<f64> = if n <= 8 {
-        (0..n).map(|i| i as f64 + 0.5).collect()
-    } else {
-        let k = 6;
-        let mut idx: Vec<usize> = (0..k)
-            .map(|j| ((j * (n - 1)) as f64 / (k - 1) as f64).round() as usize)
-            .collect();
-        idx.dedup();
-        idx.into_iter().map(|i| i as f64 + 0.5).collect()
-    };
-    let steps = &heat.steps;
+    let x_ticks = step_ticks(&heat.steps, n, 6);
     let xf = |t: &f64| {
-        let i = t.floor().max(0.0) as usize;
-        match steps.get(i) {
-            Some(s) => short_num(*s),
-            None => format!("#{i}"),
-        }
+        x_ticks
+            .iter()
+            .min_by(|a, b| (a.0 - t).abs().total_cmp(&(b.0 - t).abs()))
+            .map(|(_, l)| l.clone())
+            .unwrap_or_default()
     };
     let yf = |t: &f64| format!("{}", t.round() as i64);
-    let mut chart = ChartBuilder::on(area)
-        .caption(&heat.title, font(PANEL_TITLE_PX))
+    // Notes sit in a white strip above the top layer, inside the plot area.
+    let (aw, ah) = area.dim_in_pixel();
+    let caption_h = caption_height(root, &heat.title)?;
+    let plot_w_est = aw as i32 - 34 - 80;
+    let plot_h_est = ah as i32 - 20 - caption_h - 62;
+    let notes_box = layout_notes(root, &notes, (plot_w_est as f64 * 0.92) as i32)?;
+    let top = layers as f64 + 0.5;
+    let hi = match &notes_box {
+        Some(nb) if plot_h_est > 0 => {
+            let frac = ((nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h_est as f64).min(0.6);
+            top + layers as f64 * frac / (1.0 - frac)
+        }
+        _ => top,
+    };
+    let mut builder = ChartBuilder::on(area);
+    builder
         .margin(10)
         .margin_right(24)
         .x_label_area_size(62)
-        .y_label_area_size(80)
-        .build_cartesian_2d(
-            Ticked {
-                lo: 0.0,
-                hi: n as f64,
-                bold: x_ticks,
-                light: Vec::new(),
-            },
-            Ticked {
-                lo: 0.5,
-                hi: layers as f64 + 0.5,
-                bold: layer_ticks(layers),
-                light: Vec::new(),
-            },
-        )?;
+        .y_label_area_size(80);
+    if !heat.title.trim().is_empty() {
+        builder.caption(&heat.title, font(PANEL_TITLE_PX));
+    }
+    let mut chart = builder.build_cartesian_2d(
+        Ticked {
+            lo: 0.0,
+            hi: n as f64,
+            bold: x_ticks.iter().map(|(t, _)| *t).collect(),
+            light: Vec::new(),
+        },
+        Ticked {
+            lo: 0.5,
+            hi,
+            bold: layer_ticks(layers),
+            light: Vec::new(),
+        },
+    )?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -1727,8 +1888,14 @@ fn draw_heat(
         x1: px.end,
         y1: py.end,
     };
-    draw_notes(root, plot, &notes, &[])?;
-    Ok(Some(plot))
+    if let Some(nb) = &notes_box {
+        place_notes(root, plot, nb, &[], true)?;
+    }
+    let cells_top = chart.backend_coord(&(0.0, top)).1;
+    Ok(Some(Rect {
+        y0: cells_top,
+        ..plot
+    }))
 }
 
 fn heatmap_buffer(
@@ -1965,26 +2132,31 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
         ],
         &mut occupied,
     );
-    let label_seeds = finite.len() <= 20;
-    if !label_seeds {
-        notes.push(format!("{} seeds — labels omitted", finite.len()));
-    }
-    let label_style = font_at(16.0, HPos::Left, VPos::Bottom).color(&GREY);
-    for (x, y, seed) in &finite {
-        let pt = (
-            axis.clamp(axis.t(*x).unwrap_or(axis.lo)),
-            axis.clamp(axis.t(*y).unwrap_or(axis.lo)),
-        );
-        pa.draw(&Circle::new(pt, 7, OI_BLUE.mix(0.75).filled()))?;
-        pa.draw(&Circle::new(pt, 7, BLACK.stroke_width(1)))?;
-        let (bx, by) = chart.backend_coord(&pt);
-        for dx in -8..=8 {
-            for dy in -8..=8 {
+    let pts: Vec<((f64, f64), &str)> = finite
+        .iter()
+        .map(|(x, y, seed)| {
+            let pt = (
+                axis.clamp(axis.t(*x).unwrap_or(axis.lo)),
+                axis.clamp(axis.t(*y).unwrap_or(axis.lo)),
+            );
+            (pt, seed.as_str())
+        })
+        .collect();
+    let mut dots: Vec<Rect> = Vec::with_capacity(pts.len());
+    for (pt, _) in &pts {
+        pa.draw(&Circle::new(*pt, 7, OI_BLUE.mix(0.75).filled()))?;
+        pa.draw(&Circle::new(*pt, 7, BLACK.stroke_width(1)))?;
+        let (bx, by) = chart.backend_coord(pt);
+        dots.push(Rect {
+            x0: bx - 8,
+            y0: by - 8,
+            x1: bx + 8,
+            y1: by + 8,
+        });
+        for dx in (-8..=8).step_by(2) {
+            for dy in (-8..=8).step_by(2) {
                 occupied.push((bx + dx, by + dy));
             }
-        }
-        if label_seeds && !seed.is_empty() {
-            root.draw_text(seed, &label_style, (bx + 8, by - 6))?;
         }
     }
     let (px, py) = pa.get_pixel_range();
@@ -1994,7 +2166,95 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
         x1: px.end,
         y1: py.end,
     };
-    draw_notes(root, plot, &notes, &occupied)
+
+    // Notes first (least crowded corner), then seed labels around the points, avoiding
+    // the plot edge, the notes, the points and each other; a label that fits nowhere is
+    // left out and counted.
+    let max_w = ((plot.x1 - plot.x0) as f64 * 0.92) as i32;
+    let mut taken: Vec<Rect> = dots.clone();
+    let mut unlabelled = 0;
+    let label_seeds = finite.len() <= 20;
+    let mut labels: Vec<(String, (i32, i32))> = Vec::new();
+    let left_out = |k: usize| format!("{k} seed labels left out (no room next to the point)");
+    if !label_seeds {
+        notes.push(format!("{} seeds — labels omitted", finite.len()));
+    }
+    // Reserve the box with room for a possible "labels left out" line.
+    let notes_rect = {
+        let mut provisional = notes.clone();
+        if label_seeds {
+            provisional.push(left_out(finite.len()));
+        }
+        layout_notes(root, &provisional, max_w)?.map(|nb| notes_corner(plot, &nb, &occupied, false))
+    };
+    if let Some(r) = notes_rect {
+        taken.push(r);
+    }
+    if label_seeds {
+        let style = font(16.0);
+        for ((_, seed), dot) in pts.iter().zip(&dots) {
+            if seed.is_empty() {
+                continue;
+            }
+            let (w, h) = text_size(root, seed, &style)?;
+            let (cx, cy) = ((dot.x0 + dot.x1) / 2, (dot.y0 + dot.y1) / 2);
+            let spots = [
+                (cx + 10, cy - 4 - h),
+                (cx + 10, cy + 4),
+                (cx - 10 - w, cy - 4 - h),
+                (cx - 10 - w, cy + 4),
+                (cx - w / 2, cy - 10 - h),
+                (cx - w / 2, cy + 10),
+            ];
+            let free = spots.iter().map(|&(x, y)| Rect {
+                x0: x,
+                y0: y,
+                x1: x + w,
+                y1: y + h,
+            });
+            let mut placed = false;
+            for r in free {
+                let inside =
+                    r.x0 >= plot.x0 && r.x1 <= plot.x1 && r.y0 >= plot.y0 && r.y1 <= plot.y1;
+                if inside && !taken.iter().any(|t| t.overlaps(&r)) {
+                    taken.push(r);
+                    labels.push((seed.to_string(), (r.x0, r.y0)));
+                    placed = true;
+                    break;
+                }
+            }
+            if !placed {
+                unlabelled += 1;
+            }
+        }
+    }
+    if unlabelled > 0 {
+        notes.push(left_out(unlabelled));
+    }
+    let label_style = font_at(16.0, HPos::Left, VPos::Top).color(&GREY);
+    for (text, pos) in &labels {
+        root.draw_text(text, &label_style, *pos)?;
+    }
+    if let Some(nb) = layout_notes(root, &notes, max_w)? {
+        // Same corner as reserved, anchored on the plot edges it touches.
+        let r = match notes_rect {
+            Some(n) => {
+                let right = n.x1 >= plot.x1 - NOTE_MARGIN - 1;
+                let bottom = n.y1 >= plot.y1 - NOTE_MARGIN - 1;
+                let x0 = if right { n.x1 - nb.w } else { n.x0 };
+                let y0 = if bottom { n.y1 - nb.h } else { n.y0 };
+                Rect {
+                    x0,
+                    y0,
+                    x1: x0 + nb.w,
+                    y1: y0 + nb.h,
+                }
+            }
+            None => notes_corner(plot, &nb, &occupied, false),
+        };
+        draw_notes_box(root, &nb, r)?;
+    }
+    Ok(())
 }
 
 fn scatter_buffer(title: &str, groups: &[(String, Pairs)]) -> Result<(Size, Vec<u8>)> {

@@ -6,7 +6,8 @@
 use std::collections::HashSet;
 
 use super::error::{error_at, Pos, Problem, SweepError};
-use super::schema::{Axis, AxisValue};
+use super::schema::Axis;
+use super::value::AxisValue;
 use super::SweepSpec;
 use crate::config::{RunConfig, SETTING_NAMES};
 

@@ -63,7 +63,7 @@
 //! ## Fixed settings: `[model]`, `[train]`, `[task]`, `[probe]`
 //!
 //! Each setting lives in one table; writing it in another is an error naming the right one
-//! ("lr belongs in [train], not in [model]").
+//! (`lr belongs in [train], not in [model]`).
 //!
 //! | setting | table | value | default |
 //! |---|---|---|---|
@@ -145,12 +145,14 @@
 mod error;
 mod expand;
 mod schema;
+mod value;
 
 use std::path::Path;
 
 pub use error::{Pos, SweepError};
 pub use expand::MAX_POINTS;
-pub use schema::{apply_setting, apply_setting_text, Axis, AxisValue, Exclude, Include};
+pub use schema::{Axis, Exclude, Include};
+pub use value::{apply_setting, apply_setting_text, AxisValue};
 
 use crate::config::{RunConfig, SETTING_NAMES};
 use error::Ctx;

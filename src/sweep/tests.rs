@@ -456,10 +456,10 @@ fn apply_setting_for_flags() {
 
 #[test]
 fn every_setting_has_a_home() {
-    let names: Vec<&str> = schema::SETTINGS.iter().map(|s| s.name).collect();
+    let names: Vec<&str> = value::SETTINGS.iter().map(|s| s.name).collect();
     assert_eq!(names, SETTING_NAMES);
-    for s in schema::SETTINGS {
-        assert!(schema::FIXED_TABLES.contains(&s.table));
+    for s in value::SETTINGS {
+        assert!(value::FIXED_TABLES.contains(&s.table));
         // Each example is a valid value, and each setting reads back what it wrote.
         let v: toml::Value = s.example.parse().unwrap();
         let mut c = RunConfig::default();

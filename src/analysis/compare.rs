@@ -1,0 +1,994 @@
+//! The fairness audit and the paired comparison of two (or more) arms.
+//!
+//! `resweep compare --axis residual` answers two questions from stored data:
+//!
+//! 1. **Was it the same setup?** Runs are paired when they differ only in the compared
+//!    axis. Within every pair the audit checks the seed, the initial-weight hash (of the
+//!    unscaled draws), the data hash and the parameter count — except where the axis
+//!    itself legitimately changes one (a depth axis changes the network, a batch-size axis
+//!    the data). Runs without a partner are flagged with the settings that differ from
+//!    their nearest run of the other arm (e.g. an include that gave each arm its own
+//!    init scale); unequal seed sets and settings that vary without being an axis of the
+//!    sweep (a fixed setting changed with `--force`) are flagged too.
+//! 2. **How large and how certain is the difference?** For every combination of the other
+//!    axes, the arms are paired by seed: per-seed table, mean paired difference with a
+//!    bootstrap CI, ratio of means, wins, probability of improvement and a sign test,
+//!    with a plain warning when there are too few seeds to support a claim.
+
+use super::stats::{self, Paired};
+use crate::config::{format_number, SETTING_NAMES};
+use polars::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What to compare.
+#[derive(Clone, Debug)]
+pub struct CompareSpec {
+    /// The setting whose values are the arms (e.g. `residual`).
+    pub axis: String,
+    /// The metric column of runs.parquet (e.g. `final_eval_loss`).
+    pub metric: String,
+    /// The arm the others are compared against (default: the first value).
+    pub baseline: Option<String>,
+    /// Lower metric values are better (losses); false for scores.
+    pub lower_is_better: bool,
+}
+
+/// One unfairness the audit found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flag {
+    /// Short kind: `unpaired`, `seeds`, `fingerprint`, `changed-setting`.
+    pub kind: &'static str,
+    /// What is wrong, in a sentence that names settings and values.
+    pub message: String,
+    /// The runs concerned.
+    pub runs: Vec<String>,
+}
+
+/// One seed's pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairRow {
+    /// The seed.
+    pub seed: String,
+    /// Run of the baseline arm.
+    pub run_a: String,
+    /// Run of the compared arm.
+    pub run_b: String,
+    /// Metric of the baseline run (NaN when missing).
+    pub a: f64,
+    /// Metric of the compared run (NaN when missing).
+    pub b: f64,
+}
+
+/// One combination of the other axes, one compared arm.
+#[derive(Clone, Debug)]
+pub struct Stratum {
+    /// The other settings that vary in the sweep, with their values.
+    pub settings: Vec<(String, String)>,
+    /// The compared arm (the baseline is [`Comparison::baseline`]).
+    pub arm: String,
+    /// Pairs by seed.
+    pub pairs: Vec<PairRow>,
+    /// Paired statistics (None when there is no pair).
+    pub stats: Option<Paired>,
+}
+
+impl Stratum {
+    /// `depth=20, init_scale=1/sqrt(depth)` (or `all runs`).
+    pub fn label(&self) -> String {
+        if self.settings.is_empty() {
+            "all runs".into()
+        } else {
+            self.settings
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// The audit and the statistics.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    /// The compared setting.
+    pub axis: String,
+    /// The metric.
+    pub metric: String,
+    /// Lower is better.
+    pub lower_is_better: bool,
+    /// The arms (values of the axis), baseline first.
+    pub arms: Vec<String>,
+    /// The baseline arm.
+    pub baseline: String,
+    /// Runs considered.
+    pub runs: usize,
+    /// Pairs found (over every stratum and compared arm).
+    pub pairs: usize,
+    /// What is unfair (empty: fair).
+    pub flags: Vec<Flag>,
+    /// Fingerprint checks skipped because the axis changes them legitimately.
+    pub skipped_checks: Vec<String>,
+    /// Statistics per stratum and compared arm.
+    pub strata: Vec<Stratum>,
+}
+
+impl Comparison {
+    /// No flag.
+    pub fn fair(&self) -> bool {
+        self.flags.is_empty()
+    }
+
+    /// The one-line verdict.
+    pub fn verdict(&self) -> String {
+        let arms = self.arms.join(" vs ");
+        if self.fair() {
+            format!(
+                "fair: only {} differs ({arms}) across {} runs in {} pairs",
+                self.axis, self.runs, self.pairs
+            )
+        } else {
+            format!(
+                "UNFAIR: {} problem{} found comparing {} ({arms}) across {} runs",
+                self.flags.len(),
+                if self.flags.len() == 1 { "" } else { "s" },
+                self.axis,
+                self.runs
+            )
+        }
+    }
+}
+
+/// One run as the audit sees it.
+#[derive(Clone, Debug)]
+struct Row {
+    run_id: String,
+    /// Every setting by name, as text (`init_scale` as written).
+    settings: BTreeMap<String, String>,
+    metric: f64,
+    init_hash: String,
+    data_hash: String,
+    param_count: String,
+}
+
+fn cell(col: &Column, i: usize) -> anyhow::Result<String> {
+    let v = col.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(match v {
+        AnyValue::Null => "null".into(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        AnyValue::Boolean(b) => b.to_string(),
+        AnyValue::Float64(f) => format_number(f),
+        AnyValue::Float32(f) => format_number(f as f64),
+        other => other.to_string(),
+    })
+}
+
+fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
+    let col = |name: &str| {
+        df.column(name)
+            .map_err(|_| anyhow::anyhow!("runs.parquet has no column `{name}`"))
+    };
+    let metric_col = df.column(metric).map_err(|_| {
+        let numeric: Vec<String> = df
+            .columns()
+            .iter()
+            .filter(|c| c.dtype().is_primitive_numeric())
+            .map(|c| c.name().to_string())
+            .collect();
+        crate::commands::bad_input(format!(
+            "--metric {metric}: runs.parquet has no such column; numeric columns are: {}",
+            numeric.join(", ")
+        ))
+    })?;
+    anyhow::ensure!(
+        metric_col.dtype().is_primitive_numeric(),
+        crate::commands::BadInput(format!("--metric {metric} is not a numeric column"))
+    );
+    let metric_vals = metric_col
+        .cast(&DataType::Float64)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let metric_vals = metric_vals.f64().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let setting_cols: Vec<(&str, &Column)> = SETTING_NAMES
+        .iter()
+        .map(|&name| {
+            let source = if name == "init_scale" {
+                "init_scale_expr"
+            } else {
+                name
+            };
+            col(source).map(|c| (name, c))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let (ids, ih, dh, pc) = (
+        col("run_id")?,
+        col("init_hash")?,
+        col("data_hash")?,
+        col("param_count")?,
+    );
+    (0..df.height())
+        .map(|i| {
+            let mut settings = BTreeMap::new();
+            for (name, c) in &setting_cols {
+                settings.insert(name.to_string(), cell(c, i)?);
+            }
+            Ok(Row {
+                run_id: cell(ids, i)?,
+                settings,
+                metric: metric_vals.get(i).unwrap_or(f64::NAN),
+                init_hash: cell(ih, i)?,
+                data_hash: cell(dh, i)?,
+                param_count: cell(pc, i)?,
+            })
+        })
+        .collect()
+}
+
+/// Orders arm values naturally: numbers numerically, then text.
+fn arm_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match (a.parse::<f64>(), b.parse::<f64>()) {
+        (Ok(x), Ok(y)) => x.total_cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// Runs the audit and the statistics over the rows of runs.parquet. `sweep_axes` are the
+/// axes of the sweep (settings expected to vary).
+pub fn compare(
+    df: &DataFrame,
+    sweep_axes: &[String],
+    spec: &CompareSpec,
+) -> anyhow::Result<Comparison> {
+    if !SETTING_NAMES.contains(&spec.axis.as_str()) || spec.axis == "seed" {
+        return Err(crate::commands::bad_input(format!(
+            "--axis {}: not a setting that arms can differ in; choose one of: {}",
+            spec.axis,
+            SETTING_NAMES
+                .iter()
+                .filter(|s| **s != "seed")
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let rows = rows(df, &spec.metric)?;
+    let axis = spec.axis.as_str();
+    let mut arms: Vec<String> = rows
+        .iter()
+        .map(|r| r.settings[axis].clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    arms.sort_by(|a, b| arm_order(a, b));
+    if arms.len() < 2 {
+        return Err(crate::commands::bad_input(format!(
+            "--axis {axis}: the sweep's {} complete runs all have {axis} = {}; there is nothing to compare",
+            rows.len(),
+            arms.first().map_or("(none)", String::as_str)
+        )));
+    }
+    let baseline = match &spec.baseline {
+        Some(b) if arms.contains(b) => b.clone(),
+        Some(b) => {
+            return Err(crate::commands::bad_input(format!(
+                "--baseline {b}: not a value of {axis} in this sweep (values: {})",
+                arms.join(", ")
+            )))
+        }
+        None => arms[0].clone(),
+    };
+    arms.retain(|a| a != &baseline);
+    arms.insert(0, baseline.clone());
+
+    let mut flags = Vec::new();
+    // Settings that vary without being an axis: a fixed setting changed between runs.
+    for name in SETTING_NAMES {
+        if *name == axis || sweep_axes.iter().any(|a| a == name) {
+            continue;
+        }
+        let mut values: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for r in &rows {
+            values
+                .entry(r.settings[*name].as_str())
+                .or_default()
+                .push(&r.run_id);
+        }
+        if values.len() > 1 {
+            let counts: Vec<String> = values
+                .iter()
+                .map(|(v, ids)| format!("{v}: {} runs", ids.len()))
+                .collect();
+            flags.push(Flag {
+                kind: "changed-setting",
+                message: format!(
+                    "{name} varies across runs ({}) but is not an axis of the sweep: a fixed setting changed between invocations",
+                    counts.join(", ")
+                ),
+                runs: values.values().flatten().map(|s| s.to_string()).collect(),
+            });
+        }
+    }
+
+    // Pair groups: every setting but the axis (seed included).
+    let key_of = |r: &Row| -> Vec<(String, String)> {
+        r.settings
+            .iter()
+            .filter(|(k, _)| k.as_str() != axis)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let mut groups: BTreeMap<Vec<(String, String)>, BTreeMap<String, &Row>> = BTreeMap::new();
+    for r in &rows {
+        groups
+            .entry(key_of(r))
+            .or_default()
+            .insert(r.settings[axis].clone(), r);
+    }
+
+    // Unpaired runs: explain with the nearest run of another arm and the same seed.
+    let mut unpaired: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for members in groups.values() {
+        if members.len() > 1 {
+            continue;
+        }
+        let (arm, r) = members.iter().next().expect("non-empty group");
+        let nearest = rows
+            .iter()
+            .filter(|o| &o.settings[axis] != arm && o.settings["seed"] == r.settings["seed"])
+            .map(|o| {
+                let diff: Vec<String> = SETTING_NAMES
+                    .iter()
+                    .filter(|n| **n != axis && o.settings[**n] != r.settings[**n])
+                    .map(|n| format!("{n} ({} vs {})", r.settings[*n], o.settings[*n]))
+                    .collect();
+                (diff, o)
+            })
+            .min_by_key(|(d, o)| (d.len(), o.run_id.clone()));
+        let (reason, mut ids) = match nearest {
+            Some((diff, o)) => (
+                format!(
+                    "{} differs from the other arm",
+                    diff.iter()
+                        .map(|d| d.split(' ').next().unwrap_or(""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                vec![format!("{} vs {}: {}", r.run_id, o.run_id, diff.join(", "))],
+            ),
+            None => (
+                format!("no run of another arm has seed {}", r.settings["seed"]),
+                vec![r.run_id.clone()],
+            ),
+        };
+        let e = unpaired.entry(reason).or_default();
+        e.0.push(r.run_id.clone());
+        e.1.append(&mut ids);
+    }
+    for (reason, (runs, examples)) in unpaired {
+        flags.push(Flag {
+            kind: "unpaired",
+            message: format!(
+                "{} runs have no partner that differs only in {axis}: {reason} (e.g. {})",
+                runs.len(),
+                examples.first().map_or("", String::as_str)
+            ),
+            runs,
+        });
+    }
+
+    // Fingerprints within pairs, unless the axis changes them legitimately.
+    let shape_axis = matches!(axis, "depth" | "width");
+    let data_axis = matches!(axis, "batch_size" | "width" | "eval_size");
+    let mut skipped_checks = Vec::new();
+    if shape_axis {
+        skipped_checks.push(format!(
+            "init hash and parameter count (a {axis} axis changes the network)"
+        ));
+    }
+    if data_axis {
+        skipped_checks.push(format!("data hash (a {axis} axis changes the batches)"));
+    }
+    let checks: [(&str, bool, fn(&Row) -> &str); 3] = [
+        ("initial-weight hash", !shape_axis, |r| &r.init_hash),
+        ("data hash", !data_axis, |r| &r.data_hash),
+        ("parameter count", !shape_axis, |r| &r.param_count),
+    ];
+    for (what, active, get) in checks {
+        if !active {
+            continue;
+        }
+        let bad: Vec<String> = groups
+            .values()
+            .filter(|m| m.values().map(|r| get(r)).collect::<BTreeSet<_>>().len() > 1)
+            .flat_map(|m| m.values().map(|r| r.run_id.clone()))
+            .collect();
+        if !bad.is_empty() {
+            flags.push(Flag {
+                kind: "fingerprint",
+                message: format!(
+                    "{what} differs within {} runs that differ only in {axis} (e.g. {})",
+                    bad.len(),
+                    bad.iter().take(2).cloned().collect::<Vec<_>>().join(" vs ")
+                ),
+                runs: bad,
+            });
+        }
+    }
+
+    // Strata: the other axes of the sweep (not seed, not the compared axis).
+    let stratum_names: Vec<String> = sweep_axes
+        .iter()
+        .filter(|a| a.as_str() != axis && a.as_str() != "seed")
+        .cloned()
+        .collect();
+    let mut strata_rows: BTreeMap<Vec<(String, String)>, Vec<&Row>> = BTreeMap::new();
+    for r in &rows {
+        let key = stratum_names
+            .iter()
+            .map(|n| (n.clone(), r.settings[n].clone()))
+            .collect();
+        strata_rows.entry(key).or_default().push(r);
+    }
+    let mut strata = Vec::new();
+    let mut total_pairs = 0;
+    for (settings, members) in strata_rows {
+        for arm in arms.iter().skip(1) {
+            let seeds_of = |which: &str| -> BTreeSet<String> {
+                members
+                    .iter()
+                    .filter(|r| r.settings[axis] == which)
+                    .map(|r| r.settings["seed"].clone())
+                    .collect()
+            };
+            let (sa, sb) = (seeds_of(&baseline), seeds_of(arm));
+            let label = if settings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " at {}",
+                    settings
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            if sa != sb && !sa.is_empty() && !sb.is_empty() {
+                let fmt = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+                flags.push(Flag {
+                    kind: "seeds",
+                    message: format!(
+                        "unequal seed sets{label}: {axis}={baseline} has seeds {{{}}}, {axis}={arm} has {{{}}}",
+                        fmt(&sa),
+                        fmt(&sb)
+                    ),
+                    runs: members.iter().map(|r| r.run_id.clone()).collect(),
+                });
+            }
+            let mut pairs = Vec::new();
+            for g in groups.values() {
+                if let (Some(a), Some(b)) = (g.get(&baseline), g.get(arm)) {
+                    if members.iter().any(|m| m.run_id == a.run_id) {
+                        pairs.push(PairRow {
+                            seed: a.settings["seed"].clone(),
+                            run_a: a.run_id.clone(),
+                            run_b: b.run_id.clone(),
+                            a: a.metric,
+                            b: b.metric,
+                        });
+                    }
+                }
+            }
+            if sa.is_empty() && sb.is_empty() {
+                continue;
+            }
+            pairs.sort_by(|x, y| arm_order(&x.seed, &y.seed));
+            let (va, vb): (Vec<f64>, Vec<f64>) = pairs.iter().map(|p| (p.a, p.b)).unzip();
+            let stats = stats::paired(&va, &vb, spec.lower_is_better, stats::BOOTSTRAP_SEED).ok();
+            total_pairs += pairs.len();
+            strata.push(Stratum {
+                settings: settings.clone(),
+                arm: arm.clone(),
+                pairs,
+                stats,
+            });
+        }
+    }
+    Ok(Comparison {
+        axis: axis.to_string(),
+        metric: spec.metric.clone(),
+        lower_is_better: spec.lower_is_better,
+        arms,
+        baseline,
+        runs: rows.len(),
+        pairs: total_pairs,
+        flags,
+        skipped_checks,
+        strata,
+    })
+}
+
+fn num(v: f64) -> String {
+    super::summary::fmt_value(v)
+}
+
+/// The audit and the statistics as text for the terminal.
+pub fn render_text(c: &Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let better = if c.lower_is_better {
+        "lower is better"
+    } else {
+        "higher is better"
+    };
+    let _ = writeln!(
+        s,
+        "fairness audit: {} ({}), metric {} ({better})",
+        c.axis,
+        c.arms.join(" vs "),
+        c.metric
+    );
+    let _ = writeln!(s, "{}", c.verdict());
+    if c.fair() {
+        let mut checked = vec!["seed"];
+        if !c.skipped_checks.iter().any(|x| x.starts_with("init")) {
+            checked.extend(["initial-weight hash", "parameter count"]);
+        }
+        if !c.skipped_checks.iter().any(|x| x.starts_with("data")) {
+            checked.push("data hash");
+        }
+        let _ = writeln!(
+            s,
+            "  identical within every pair: {} and every other setting",
+            checked.join(", ")
+        );
+    }
+    for f in &c.flags {
+        let _ = writeln!(s, "  - [{}] {}", f.kind, f.message);
+    }
+    for skipped in &c.skipped_checks {
+        let _ = writeln!(s, "  not checked: {skipped}");
+    }
+    for st in &c.strata {
+        let (a, b) = (
+            format!("{}={}", c.axis, c.baseline),
+            format!("{}={}", c.axis, st.arm),
+        );
+        let _ = writeln!(
+            s,
+            "\n{}: {a} vs {b}, {} pairs by seed",
+            st.label(),
+            st.pairs.len()
+        );
+        let header = vec![
+            "seed".to_string(),
+            a.clone(),
+            b.clone(),
+            format!("diff ({} - {})", st.arm, c.baseline),
+        ];
+        let table_rows: Vec<Vec<String>> = st
+            .pairs
+            .iter()
+            .map(|p| vec![p.seed.clone(), num(p.a), num(p.b), num(p.b - p.a)])
+            .collect();
+        for line in crate::table::aligned(&header, &table_rows).lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+        if let Some(p) = &st.stats {
+            let _ = writeln!(
+                s,
+                "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
+                num(p.mean_a),
+                num(p.mean_b),
+                num(p.mean_diff),
+                num(p.diff_ci_low),
+                num(p.diff_ci_high),
+                num(p.ratio_of_means)
+            );
+            let _ = writeln!(
+                s,
+                "  {b} better in {} of {} seeds ({} ties); probability of improvement {:.2} [{:.2}, {:.2}]; sign test p = {}",
+                p.wins_b,
+                p.n,
+                p.ties,
+                p.prob_improvement,
+                p.prob_improvement_ci_low,
+                p.prob_improvement_ci_high,
+                num(p.sign_test_p)
+            );
+            if let Some(w) = &p.warning {
+                let _ = writeln!(s, "  warning: {w}");
+            }
+        }
+    }
+    s
+}
+
+/// The audit and the statistics as markdown (for report.md).
+pub fn render_markdown(c: &Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "**{}**\n", c.verdict());
+    for f in &c.flags {
+        let _ = writeln!(s, "- `{}`: {}", f.kind, f.message);
+    }
+    if c.fair() {
+        let _ = writeln!(
+            s,
+            "Within every pair the seed, the initial-weight hash, the data hash, the parameter count and every other setting are identical{}.",
+            if c.skipped_checks.is_empty() { String::new() } else { format!(" (not checked: {})", c.skipped_checks.join("; ")) }
+        );
+    }
+    let better = if c.lower_is_better {
+        "lower is better"
+    } else {
+        "higher is better"
+    };
+    let _ = writeln!(
+        s,
+        "\nMetric `{}` ({better}); difference = {} − {}, paired by seed; 95% bootstrap CI.\n",
+        c.metric, c.axis, c.baseline
+    );
+    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | ratio | arm better | P(improvement) | sign p |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for st in &c.strata {
+        if let Some(p) = &st.stats {
+            let _ = writeln!(
+                s,
+                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {:.2} | {} |",
+                st.label(),
+                c.axis,
+                c.baseline,
+                st.arm,
+                p.n,
+                num(p.mean_a),
+                num(p.mean_b),
+                num(p.mean_diff),
+                num(p.diff_ci_low),
+                num(p.diff_ci_high),
+                num(p.ratio_of_means),
+                p.wins_b,
+                p.n,
+                p.prob_improvement,
+                num(p.sign_test_p)
+            );
+        }
+    }
+    let warnings: BTreeSet<&str> = c
+        .strata
+        .iter()
+        .filter_map(|st| st.stats.as_ref()?.warning.as_deref())
+        .collect();
+    for w in warnings {
+        let _ = writeln!(s, "\n> {w}");
+    }
+    s
+}
+
+/// The comparison as two frames: one row per stratum and arm (statistics and verdict),
+/// and one row per pair.
+pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
+    let st = &c.strata;
+    let stat = |f: fn(&Paired) -> f64| -> Vec<Option<f64>> {
+        st.iter().map(|s| s.stats.as_ref().map(f)).collect()
+    };
+    let flags = c
+        .flags
+        .iter()
+        .map(|f| format!("[{}] {}", f.kind, f.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let n = st.len();
+    let summary = DataFrame::new(
+        n,
+        vec![
+            Column::new("axis".into(), vec![c.axis.clone(); n]),
+            Column::new("metric".into(), vec![c.metric.clone(); n]),
+            Column::new("lower_is_better".into(), vec![c.lower_is_better; n]),
+            Column::new(
+                "stratum".into(),
+                st.iter().map(Stratum::label).collect::<Vec<_>>(),
+            ),
+            Column::new("baseline".into(), vec![c.baseline.clone(); n]),
+            Column::new(
+                "arm".into(),
+                st.iter().map(|s| s.arm.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_pairs".into(),
+                st.iter().map(|s| s.pairs.len() as i64).collect::<Vec<_>>(),
+            ),
+            Column::new("mean_baseline".into(), stat(|p| p.mean_a)),
+            Column::new("mean_arm".into(), stat(|p| p.mean_b)),
+            Column::new("mean_diff".into(), stat(|p| p.mean_diff)),
+            Column::new("diff_ci_low".into(), stat(|p| p.diff_ci_low)),
+            Column::new("diff_ci_high".into(), stat(|p| p.diff_ci_high)),
+            Column::new("ratio_of_means".into(), stat(|p| p.ratio_of_means)),
+            Column::new("wins_arm".into(), stat(|p| p.wins_b as f64)),
+            Column::new("ties".into(), stat(|p| p.ties as f64)),
+            Column::new("prob_improvement".into(), stat(|p| p.prob_improvement)),
+            Column::new(
+                "prob_improvement_ci_low".into(),
+                stat(|p| p.prob_improvement_ci_low),
+            ),
+            Column::new(
+                "prob_improvement_ci_high".into(),
+                stat(|p| p.prob_improvement_ci_high),
+            ),
+            Column::new("sign_test_p".into(), stat(|p| p.sign_test_p)),
+            Column::new(
+                "warning".into(),
+                st.iter()
+                    .map(|s| s.stats.as_ref().and_then(|p| p.warning.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("fair".into(), vec![c.fair(); n]),
+            Column::new("verdict".into(), vec![c.verdict(); n]),
+            Column::new("flags".into(), vec![flags; n]),
+        ],
+    )?;
+    let all: Vec<(&Stratum, &PairRow)> = st
+        .iter()
+        .flat_map(|s| s.pairs.iter().map(move |p| (s, p)))
+        .collect();
+    let m = all.len();
+    let pairs = DataFrame::new(
+        m,
+        vec![
+            Column::new(
+                "stratum".into(),
+                all.iter().map(|(s, _)| s.label()).collect::<Vec<_>>(),
+            ),
+            Column::new("baseline".into(), vec![c.baseline.clone(); m]),
+            Column::new(
+                "arm".into(),
+                all.iter().map(|(s, _)| s.arm.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "seed".into(),
+                all.iter().map(|(_, p)| p.seed.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "run_baseline".into(),
+                all.iter().map(|(_, p)| p.run_a.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "run_arm".into(),
+                all.iter().map(|(_, p)| p.run_b.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "value_baseline".into(),
+                all.iter().map(|(_, p)| p.a).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "value_arm".into(),
+                all.iter().map(|(_, p)| p.b).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "diff".into(),
+                all.iter().map(|(_, p)| p.b - p.a).collect::<Vec<_>>(),
+            ),
+        ],
+    )?;
+    Ok((summary, pairs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One synthetic run: (residual, seed, init_scale, width, metric, init_hash).
+    type R = (bool, i64, &'static str, i64, f64, &'static str);
+
+    fn frame(runs: &[R]) -> DataFrame {
+        let n = runs.len();
+        let col_i = |name: &str, v: Vec<i64>| Column::new(name.into(), v);
+        DataFrame::new(
+            n,
+            vec![
+                Column::new(
+                    "run_id".into(),
+                    runs.iter()
+                        .map(|r| format!("{}-s{}-{}-w{}", r.0, r.1, r.2, r.3))
+                        .collect::<Vec<_>>(),
+                ),
+                col_i("depth", vec![20; n]),
+                col_i("width", runs.iter().map(|r| r.3).collect()),
+                Column::new(
+                    "residual".into(),
+                    runs.iter().map(|r| r.0).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "init_scale_expr".into(),
+                    runs.iter().map(|r| r.2).collect::<Vec<_>>(),
+                ),
+                col_i("seed", runs.iter().map(|r| r.1).collect()),
+                Column::new("optimizer".into(), vec!["adam"; n]),
+                Column::new("lr".into(), vec![1e-3; n]),
+                Column::new("momentum".into(), vec![0.9; n]),
+                col_i("batch_size", vec![64; n]),
+                col_i("steps", vec![500; n]),
+                col_i("eval_size", vec![4096; n]),
+                col_i("eval_every", vec![50; n]),
+                col_i("probe_every", vec![50; n]),
+                Column::new(
+                    "final_eval_loss".into(),
+                    runs.iter().map(|r| r.4).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "init_hash".into(),
+                    runs.iter().map(|r| r.5).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "data_hash".into(),
+                    runs.iter()
+                        .map(|r| format!("data{}", r.1))
+                        .collect::<Vec<_>>(),
+                ),
+                col_i(
+                    "param_count",
+                    runs.iter().map(|r| 20 * (r.3 * r.3 + r.3)).collect(),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn spec() -> CompareSpec {
+        CompareSpec {
+            axis: "residual".into(),
+            metric: "final_eval_loss".into(),
+            baseline: None,
+            lower_is_better: true,
+        }
+    }
+
+    fn axes(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    const HASH: [&str; 4] = ["h0", "h1", "h2", "h3"];
+
+    fn fair_runs() -> Vec<R> {
+        (0..4)
+            .flat_map(|s| {
+                [
+                    (
+                        false,
+                        s,
+                        "1/sqrt(depth)",
+                        64,
+                        0.333 + 0.001 * s as f64,
+                        HASH[s as usize],
+                    ),
+                    (
+                        true,
+                        s,
+                        "1/sqrt(depth)",
+                        64,
+                        0.05 + 0.01 * s as f64,
+                        HASH[s as usize],
+                    ),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fair_sweep_passes_with_hand_checked_statistics() {
+        let c = compare(&frame(&fair_runs()), &axes(&["residual", "seed"]), &spec()).unwrap();
+        assert!(c.fair(), "{:?}", c.flags);
+        assert_eq!(
+            c.verdict(),
+            "fair: only residual differs (false vs true) across 8 runs in 4 pairs"
+        );
+        assert_eq!(c.strata.len(), 1);
+        let p = c.strata[0].stats.as_ref().unwrap();
+        // a = 0.333, 0.334, 0.335, 0.336; b = 0.05, 0.06, 0.07, 0.08
+        assert!((p.mean_a - 0.3345).abs() < 1e-12);
+        assert!((p.mean_b - 0.065).abs() < 1e-12);
+        assert!((p.mean_diff - (0.065 - 0.3345)).abs() < 1e-12);
+        assert_eq!(p.wins_b, 4);
+        assert_eq!(p.prob_improvement, 1.0);
+        assert!(
+            p.warning.as_deref().unwrap_or("").contains("too few"),
+            "{:?}",
+            p.warning
+        );
+        let text = render_text(&c);
+        assert!(text.contains("identical within every pair"), "{text}");
+        let (summary, pairs) = frames(&c).unwrap();
+        assert_eq!((summary.height(), pairs.height()), (1, 4));
+    }
+
+    #[test]
+    fn different_init_scale_per_arm_is_named() {
+        let runs: Vec<R> = fair_runs()
+            .into_iter()
+            .map(|mut r| {
+                if r.0 {
+                    r.2 = "1";
+                }
+                r
+            })
+            .collect();
+        let c = compare(&frame(&runs), &axes(&["residual", "seed"]), &spec()).unwrap();
+        assert!(!c.fair());
+        let unpaired: Vec<&Flag> = c.flags.iter().filter(|f| f.kind == "unpaired").collect();
+        assert!(!unpaired.is_empty(), "{:?}", c.flags);
+        assert!(
+            unpaired[0].message.contains("init_scale"),
+            "{}",
+            unpaired[0].message
+        );
+        // init_scale varies without being an axis too.
+        assert!(c
+            .flags
+            .iter()
+            .any(|f| f.kind == "changed-setting" && f.message.starts_with("init_scale")));
+    }
+
+    #[test]
+    fn unequal_seed_sets_are_flagged() {
+        let runs: Vec<R> = fair_runs()
+            .into_iter()
+            .filter(|r| !(r.0 && r.1 == 3))
+            .collect();
+        let c = compare(&frame(&runs), &axes(&["residual", "seed"]), &spec()).unwrap();
+        let f = c
+            .flags
+            .iter()
+            .find(|f| f.kind == "seeds")
+            .expect("seed flag");
+        assert!(
+            f.message.contains("{0,1,2,3}") && f.message.contains("{0,1,2}"),
+            "{}",
+            f.message
+        );
+        assert!(c.flags.iter().any(
+            |f| f.kind == "unpaired" && f.message.contains("no run of another arm has seed 3")
+        ));
+    }
+
+    #[test]
+    fn a_changed_fixed_setting_and_a_fingerprint_mismatch_are_flagged() {
+        let mut runs = fair_runs();
+        runs.push((false, 9, "1/sqrt(depth)", 32, 0.3, "h9"));
+        runs.push((true, 9, "1/sqrt(depth)", 32, 0.1, "h9"));
+        runs[1].5 = "tampered";
+        let c = compare(&frame(&runs), &axes(&["residual", "seed"]), &spec()).unwrap();
+        let kinds: Vec<&str> = c.flags.iter().map(|f| f.kind).collect();
+        assert!(kinds.contains(&"changed-setting"), "{kinds:?}");
+        assert!(
+            c.flags
+                .iter()
+                .any(|f| f.kind == "fingerprint" && f.message.starts_with("initial-weight hash")),
+            "{:?}",
+            c.flags
+        );
+    }
+
+    #[test]
+    fn bad_axis_and_metric_are_explained() {
+        let df = frame(&fair_runs());
+        let bad = |s: CompareSpec| {
+            compare(&df, &axes(&["residual"]), &s)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(bad(CompareSpec {
+            axis: "colour".into(),
+            ..spec()
+        })
+        .contains("--axis colour"));
+        assert!(bad(CompareSpec {
+            metric: "nope".into(),
+            ..spec()
+        })
+        .contains("numeric columns are"));
+        assert!(bad(CompareSpec {
+            axis: "depth".into(),
+            ..spec()
+        })
+        .contains("nothing to compare"));
+    }
+}

@@ -1,0 +1,136 @@
+//! `resweep aggregate`, `resweep query` and `resweep compare`: everything that reads a
+//! sweep directory's stored runs.
+
+use super::{bad_input, Exit};
+use crate::analysis::{self, compare, tables, Format};
+use crate::cli::{CompareArgs, DirArgs, QueryArgs};
+use crate::store::{write_atomic, SweepDir};
+use crate::sweep::SweepSpec;
+use polars::prelude::*;
+use std::path::Path;
+
+/// The sweep directory a command reads: a directory with `sweep.toml`, a sweep file's
+/// directory under `runs_dir`, or the default sweep's.
+pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> {
+    let sweep_dir = match dir {
+        Some(p) if p.is_dir() => p.to_path_buf(),
+        Some(p) if p.is_file() => {
+            let spec = SweepSpec::from_file(p).map_err(|e| bad_input(e.to_string()))?;
+            runs_dir.join(spec.name)
+        }
+        Some(p) => {
+            return Err(bad_input(format!(
+                "{} does not exist: pass a sweep directory (runs/<name>) or a sweep file",
+                p.display()
+            )))
+        }
+        None => runs_dir.join(SweepSpec::default_sweep().name),
+    };
+    SweepDir::open(&sweep_dir).map_err(|e| bad_input(format!("{e:#}")))
+}
+
+/// Collects the tables and prints what was found and the summary over seeds.
+pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
+    let c = analysis::collect(dir)?;
+    println!("\n{}", analysis::summary_table(&c));
+    println!("{}", c.status_line());
+    let missing = c.missing();
+    if !missing.is_empty() {
+        let shown: Vec<&str> = missing.iter().take(10).copied().collect();
+        println!(
+            "not in the tables yet: {}{}",
+            shown.join(", "),
+            if missing.len() > 10 {
+                format!(" and {} more", missing.len() - 10)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!("tables: {}", dir.tables().display());
+    Ok(c)
+}
+
+/// Runs `resweep aggregate`.
+pub fn aggregate(a: &DirArgs) -> anyhow::Result<Exit> {
+    let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
+    aggregate_and_print(&dir)?;
+    Ok(Exit::Ok)
+}
+
+/// Runs `resweep query`.
+pub fn query(a: &QueryArgs) -> anyhow::Result<Exit> {
+    let (dir, sql) = match a.args.as_slice() {
+        [sql] => (None, sql),
+        [dir, sql] => (Some(Path::new(dir)), sql),
+        _ => return Err(bad_input("usage: resweep query [SWEEP_DIR] \"SQL\"")),
+    };
+    let dir = resolve(dir, &a.runs_dir)?;
+    let format = match (&a.format, &a.out) {
+        (Some(f), _) => f
+            .parse::<Format>()
+            .map_err(|e| bad_input(format!("--format: {e}")))?,
+        (None, Some(out)) => Format::from_extension(out).unwrap_or(Format::Table),
+        (None, None) => Format::Table,
+    };
+    if format == Format::Parquet && a.out.is_none() {
+        return Err(bad_input("--format parquet needs --out FILE"));
+    }
+    let mut df = analysis::query(&dir, sql).map_err(|e| bad_input(format!("{e:#}")))?;
+    analysis::write_output(&mut df, format, a.out.as_deref())?;
+    Ok(Exit::Ok)
+}
+
+/// The comparison of a sweep directory (tables collected first when missing).
+pub fn comparison(
+    dir: &SweepDir,
+    spec: &compare::CompareSpec,
+) -> anyhow::Result<compare::Comparison> {
+    let runs_path = tables::table_path(dir, "runs");
+    if !runs_path.is_file() {
+        analysis::collect(dir)?;
+    }
+    let file = std::fs::File::open(&runs_path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
+    let frozen = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_input(e.to_string()))?;
+    compare::compare(&df, &frozen.axis_names(), spec)
+}
+
+/// Writes `tables/compare.parquet` (statistics and verdict per stratum) and
+/// `tables/compare_pairs.parquet` (one row per pair).
+pub fn write_comparison(dir: &SweepDir, c: &compare::Comparison) -> anyhow::Result<()> {
+    let (mut summary, mut pairs) = compare::frames(c)?;
+    for (name, df) in [("compare", &mut summary), ("compare_pairs", &mut pairs)] {
+        let mut bytes = Vec::new();
+        ParquetWriter::new(&mut bytes)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(df)?;
+        write_atomic(&dir.tables().join(format!("{name}.parquet")), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Runs `resweep compare`.
+pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
+    let dir = resolve(a.dir.dir.as_deref(), &a.dir.runs_dir)?;
+    let spec = compare::CompareSpec {
+        axis: a.axis.clone(),
+        metric: a.metric.clone(),
+        baseline: a.baseline.clone(),
+        lower_is_better: !a.higher_is_better,
+    };
+    let c = comparison(&dir, &spec)?;
+    write_comparison(&dir, &c)?;
+    print!("{}", compare::render_text(&c));
+    println!(
+        "\nwritten: {}",
+        dir.tables().join("compare.parquet").display()
+    );
+    if a.strict && !c.fair() {
+        return Ok(Exit::SomeFailed);
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,339 @@
+//! The settings of a run as a sweep file names them: which exist, which table each
+//! belongs to, their typed values ([`AxisValue`]) and the checks of a single value.
+//! [`apply_setting`] gives the same checks to command-line flags.
+
+use std::fmt;
+
+use super::error::{did_you_mean, Problem};
+use crate::config::{format_number, InitScale, OptimizerKind, RunConfig};
+
+/// The kind of value a setting takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A count: integer >= 1 (the upper limits are `RunConfig::validate`'s).
+    Count,
+    /// The seed: integer >= 0.
+    Seed,
+    /// `true` or `false`.
+    Bool,
+    /// A number (an integer is accepted too).
+    Float,
+    /// A positive number or an expression of `depth`.
+    InitScale,
+    /// `"adam"` or `"sgd"`.
+    Optimizer,
+}
+
+/// One setting of a [`RunConfig`]: its name, its fixed table and its kind.
+pub(crate) struct SettingInfo {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub kind: Kind,
+    /// A valid value, as TOML, for messages.
+    pub example: &'static str,
+}
+
+/// Every setting, in [`crate::config::SETTING_NAMES`] order.
+pub(crate) const SETTINGS: &[SettingInfo] = &[
+    setting("depth", "model", Kind::Count, "20"),
+    setting("width", "model", Kind::Count, "64"),
+    setting("residual", "model", Kind::Bool, "true"),
+    setting("init_scale", "model", Kind::InitScale, "\"1/sqrt(depth)\""),
+    setting("seed", "train", Kind::Seed, "0"),
+    setting("optimizer", "train", Kind::Optimizer, "\"adam\""),
+    setting("lr", "train", Kind::Float, "1e-3"),
+    setting("momentum", "train", Kind::Float, "0.9"),
+    setting("batch_size", "train", Kind::Count, "64"),
+    setting("steps", "train", Kind::Count, "500"),
+    setting("eval_size", "task", Kind::Count, "4096"),
+    setting("eval_every", "probe", Kind::Count, "50"),
+    setting("probe_every", "probe", Kind::Count, "50"),
+];
+
+const fn setting(
+    name: &'static str,
+    table: &'static str,
+    kind: Kind,
+    example: &'static str,
+) -> SettingInfo {
+    SettingInfo {
+        name,
+        table,
+        kind,
+        example,
+    }
+}
+
+/// The tables that hold fixed settings, in file-format order.
+pub(crate) const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
+
+/// Keys of `[execution]`: how runs are executed, not what they compute.
+pub(crate) const EXECUTION_KEYS: &[&str] = &["checkpoint_every", "vectorize"];
+
+pub(crate) fn setting_info(name: &str) -> Option<&'static SettingInfo> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+pub(crate) fn setting_names() -> Vec<&'static str> {
+    SETTINGS.iter().map(|s| s.name).collect()
+}
+
+/// The typed value of one setting (a value of an axis, of an include or of an exclude).
+///
+/// Which setting it belongs to is kept beside it (the axis name, the rule's key); values
+/// built by the sweep parser always have the type of their setting.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxisValue {
+    /// `residual`.
+    Bool(bool),
+    /// Integer settings: `depth`, `width`, `seed`, `batch_size`, `steps`, `eval_size`,
+    /// `eval_every`, `probe_every`.
+    Int(u64),
+    /// `lr`, `momentum`.
+    Float(f64),
+    /// `init_scale`.
+    InitScale(InitScale),
+    /// `optimizer`.
+    Optimizer(OptimizerKind),
+}
+
+impl fmt::Display for AxisValue {
+    /// As it would be written in a sweep file: `true`, `20`, `0.001`, `"1/sqrt(depth)"`,
+    /// `1`, `"adam"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AxisValue::Bool(b) => write!(f, "{b}"),
+            AxisValue::Int(i) => write!(f, "{i}"),
+            AxisValue::Float(v) => write!(f, "{v}"),
+            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format_number(*v)),
+            AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
+            AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
+        }
+    }
+}
+
+impl AxisValue {
+    /// Reads and checks a value of setting `key` (type and range, e.g. `depth` >= 1,
+    /// `lr` > 0, a valid `init_scale` expression). The error names the setting and a fix.
+    pub fn parse(key: &str, value: &toml::Value) -> Result<AxisValue, String> {
+        let info = setting_info(key).ok_or_else(|| unknown_setting(key).into_text())?;
+        typed(info, value).map_err(Problem::into_text)
+    }
+
+    /// The current value of setting `key` in `config` (`None` for an unknown name).
+    pub fn of(config: &RunConfig, key: &str) -> Option<AxisValue> {
+        Some(match key {
+            "depth" => AxisValue::Int(config.depth as u64),
+            "width" => AxisValue::Int(config.width as u64),
+            "residual" => AxisValue::Bool(config.residual),
+            "init_scale" => AxisValue::InitScale(config.init_scale.clone()),
+            "seed" => AxisValue::Int(config.seed),
+            "optimizer" => AxisValue::Optimizer(config.optimizer),
+            "lr" => AxisValue::Float(config.lr),
+            "momentum" => AxisValue::Float(config.momentum),
+            "batch_size" => AxisValue::Int(config.batch_size as u64),
+            "steps" => AxisValue::Int(config.steps as u64),
+            "eval_size" => AxisValue::Int(config.eval_size as u64),
+            "eval_every" => AxisValue::Int(config.eval_every as u64),
+            "probe_every" => AxisValue::Int(config.probe_every as u64),
+            _ => return None,
+        })
+    }
+
+    /// Sets setting `key` of `config` to this value. Fails only if the value has the
+    /// wrong type for the setting or the name is unknown (never for parsed sweeps).
+    pub fn apply(&self, config: &mut RunConfig, key: &str) -> Result<(), String> {
+        fn count(v: u64) -> Result<usize, String> {
+            usize::try_from(v).map_err(|_| format!("{v} is too large"))
+        }
+        match (key, self) {
+            ("depth", AxisValue::Int(v)) => config.depth = count(*v)?,
+            ("width", AxisValue::Int(v)) => config.width = count(*v)?,
+            ("residual", AxisValue::Bool(b)) => config.residual = *b,
+            ("init_scale", AxisValue::InitScale(s)) => config.init_scale = s.clone(),
+            ("seed", AxisValue::Int(v)) => config.seed = *v,
+            ("optimizer", AxisValue::Optimizer(o)) => config.optimizer = *o,
+            ("lr", AxisValue::Float(v)) => config.lr = *v,
+            ("momentum", AxisValue::Float(v)) => config.momentum = *v,
+            ("batch_size", AxisValue::Int(v)) => config.batch_size = count(*v)?,
+            ("steps", AxisValue::Int(v)) => config.steps = count(*v)?,
+            ("eval_size", AxisValue::Int(v)) => config.eval_size = count(*v)?,
+            ("eval_every", AxisValue::Int(v)) => config.eval_every = count(*v)?,
+            ("probe_every", AxisValue::Int(v)) => config.probe_every = count(*v)?,
+            _ => {
+                return Err(match setting_info(key) {
+                    Some(_) => format!("{self} is not a value of {key}"),
+                    None => unknown_setting(key).into_text(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// The value as TOML.
+    pub fn to_toml(&self) -> toml::Value {
+        match self {
+            AxisValue::Bool(b) => toml::Value::Boolean(*b),
+            AxisValue::Int(i) => toml::Value::Integer(i64::try_from(*i).unwrap_or(i64::MAX)),
+            AxisValue::Float(v) => toml::Value::Float(*v),
+            AxisValue::InitScale(InitScale::Value(v)) => toml::Value::Float(*v),
+            AxisValue::InitScale(InitScale::Expr(e)) => toml::Value::String(e.clone()),
+            AxisValue::Optimizer(o) => toml::Value::String(o.as_str().to_string()),
+        }
+    }
+}
+
+/// Sets one setting of `config` from a TOML value, with the checks of a sweep file:
+/// `apply_setting(&mut c, "depth", &toml::Value::Integer(30))`. Handy for command-line
+/// flags; see also [`apply_setting_text`].
+pub fn apply_setting(config: &mut RunConfig, key: &str, value: &toml::Value) -> Result<(), String> {
+    let info = setting_info(key).ok_or_else(|| unknown_setting(key).into_text())?;
+    let v = typed(info, value).map_err(Problem::into_text)?;
+    v.apply(config, key)
+}
+
+/// Like [`apply_setting`], from text as typed on a command line: the text is read as a
+/// TOML value (`20`, `1e-3`, `true`, `"adam"`), and otherwise taken as a string, so
+/// `optimizer=adam` and `init_scale=1/sqrt(depth)` work without quotes.
+pub fn apply_setting_text(config: &mut RunConfig, key: &str, text: &str) -> Result<(), String> {
+    let value = text
+        .trim()
+        .parse::<toml::Value>()
+        .unwrap_or_else(|_| toml::Value::String(text.trim().to_string()));
+    apply_setting(config, key, &value)
+}
+
+/// The error for a name that is no setting, with a suggestion.
+fn unknown_setting(key: &str) -> Problem {
+    let mut p = Problem::new(format!("unknown setting `{key}`"));
+    if EXECUTION_KEYS.contains(&key) {
+        return Problem::new(format!(
+            "{key} is an execution setting: it does not change what a run computes, so it is not a run setting"
+        ))
+        .help(format!("set {key} in [execution]"));
+    }
+    p.help = Some(match did_you_mean(key, &setting_names()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None => format!("the settings are: {}", setting_names().join(", ")),
+    });
+    p
+}
+
+/// `found the string "twenty"`, `found the integer 1`, for type errors.
+pub(crate) fn found(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("found the string {s:?}"),
+        toml::Value::Integer(i) => format!("found the integer {i}"),
+        toml::Value::Float(f) => format!("found the number {f}"),
+        toml::Value::Boolean(b) => format!("found the boolean {b}"),
+        toml::Value::Datetime(d) => format!("found the date {d}"),
+        toml::Value::Array(_) => "found a list".to_string(),
+        toml::Value::Table(_) => "found a table".to_string(),
+    }
+}
+
+/// Reads a value of one setting and checks it, as far as a single value can be checked.
+pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue, Problem> {
+    let key = info.name;
+    let wrong = |what: &str| {
+        Problem::new(format!("{key} must be {what}, {}", found(value)))
+            .help(format!("write {key} = {}", info.example))
+    };
+    let v = match info.kind {
+        Kind::Count | Kind::Seed => match value {
+            toml::Value::Integer(i) if *i < 0 => {
+                return Err(Problem::new(format!(
+                    "{key} = {i} is impossible: {key} cannot be negative"
+                ))
+                .help(format!(
+                    "write a {} integer such as {key} = {}",
+                    if info.kind == Kind::Seed { "non-negative" } else { "positive" },
+                    info.example
+                )));
+            }
+            toml::Value::Integer(i) => AxisValue::Int(*i as u64),
+            toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                return Err(Problem::new(format!(
+                    "{key} must be an integer, found the float {}",
+                    value
+                ))
+                .help(format!("write {key} = {} (without the decimal point)", *f as i64)));
+            }
+            toml::Value::String(s) if s.trim().parse::<i64>().is_ok() => {
+                return Err(Problem::new(format!(
+                    "{key} must be an integer, {}",
+                    found(value)
+                ))
+                .help(format!("remove the quotes: {key} = {}", s.trim())));
+            }
+            _ => return Err(wrong(&format!("an integer such as {}", info.example))),
+        },
+        Kind::Bool => match value {
+            toml::Value::Boolean(b) => AxisValue::Bool(*b),
+            _ if key == "residual" => {
+                return Err(Problem::new(format!(
+                    "residual must be true or false, {}",
+                    found(value)
+                ))
+                .help("write residual = true (ResMLP) or residual = false (PlainMLP)"))
+            }
+            _ => return Err(wrong("true or false")),
+        },
+        Kind::Float => match value {
+            toml::Value::Float(f) => AxisValue::Float(*f),
+            toml::Value::Integer(i) => AxisValue::Float(*i as f64),
+            toml::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+                return Err(Problem::new(format!(
+                    "{key} must be a number, {}",
+                    found(value)
+                ))
+                .help(format!("remove the quotes: {key} = {}", s.trim())));
+            }
+            _ => return Err(wrong("a number such as 1e-3")),
+        },
+        Kind::InitScale => match value {
+            toml::Value::Float(f) => AxisValue::InitScale(InitScale::from_value(*f).map_err(
+                |e| Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\""),
+            )?),
+            toml::Value::Integer(i) => {
+                AxisValue::InitScale(InitScale::from_value(*i as f64).map_err(|e| {
+                    Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\"")
+                })?)
+            }
+            toml::Value::String(s) => AxisValue::InitScale(InitScale::parse(s).map_err(|e| {
+                Problem::new(e).help("init_scale is a positive number (init_scale = 1.0) or an expression of depth in quotes (init_scale = \"1/sqrt(depth)\")")
+            })?),
+            _ => {
+                return Err(wrong(
+                    "a number or an expression of depth in quotes",
+                ))
+            }
+        },
+        Kind::Optimizer => match value {
+            toml::Value::String(s) => AxisValue::Optimizer(
+                s.parse::<OptimizerKind>()
+                    .map_err(|e| Problem::new(e).help("write optimizer = \"adam\" or optimizer = \"sgd\""))?,
+            ),
+            _ => return Err(wrong("\"adam\" or \"sgd\"")),
+        },
+    };
+    check_alone(info, &v)?;
+    Ok(v)
+}
+
+/// Checks what can be checked of one value on its own: applied to the default config
+/// (which is valid), any `validate` error is this value's fault.
+pub(crate) fn check_alone(info: &SettingInfo, v: &AxisValue) -> Result<(), Problem> {
+    let mut config = RunConfig::default();
+    v.apply(&mut config, info.name).map_err(Problem::new)?;
+    config.validate().map_err(|e| {
+        let help = match info.kind {
+            Kind::Count => format!(
+                "use a positive integer such as {} = {}",
+                info.name, info.example
+            ),
+            _ => format!("for example {} = {}", info.name, info.example),
+        };
+        Problem::new(e).help(help)
+    })
+}
