@@ -746,6 +746,15 @@ fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<f64>, Fmt) {
     (ticks, Vec::new(), fmt)
 }
 
+/// "1 point", "3 points".
+fn count(k: usize, noun: &str) -> String {
+    if k == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{k} {noun}s")
+    }
+}
+
 /// Running min/max over the values that can be drawn.
 #[derive(Clone, Copy, Debug)]
 struct Extent {
@@ -1141,12 +1150,13 @@ fn classify(s: &Series<'_>, log: bool, x_ext: &mut Extent, y_ext: &mut Extent) -
     }
     if nonpos > 0 && nonpos < n - bad {
         notes.push(format!(
-            "{label}: {nonpos} of {n} values ≤ 0 — drawn at the axis bottom"
+            "{label}: {nonpos} of {n} values ≤ 0 — drawn at the axis bottom (hollow markers)"
         ));
     }
     if bad_spread > 0 {
         notes.push(format!(
-            "{label}: spread not finite or negative at {bad_spread} points — no band/bar there"
+            "{label}: spread not finite or negative at {} — no band/bar there",
+            count(bad_spread, "point")
         ));
     }
     Classified {
@@ -1339,10 +1349,15 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
         }
     }
     for (s, c) in p.series.iter().zip(&classified) {
-        if s.kind == Kind::Band && c.clipped_low > 0 && p.log_y {
+        if c.clipped_low > 0 && p.log_y {
+            let what = match s.kind {
+                Kind::Errors => "mean − err ≤ 0 at {} — bar cut at the axis bottom",
+                _ => "mean − std ≤ 0 at {} — band cut at the axis bottom",
+            };
             notes.push(format!(
-                "{}: mean − std ≤ 0 at {} points — band cut at the axis bottom",
-                s.label, c.clipped_low
+                "{}: {}",
+                s.label,
+                what.replace("{}", &count(c.clipped_low, "point"))
             ));
         }
     }
@@ -1423,6 +1438,21 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
                         Pt::Gap => None,
                     })
                     .collect();
+                let floors: Vec<bool> = seg
+                    .iter()
+                    .filter(|q| !matches!(q, Pt::Gap))
+                    .map(|q| matches!(q, Pt::Floor { .. }))
+                    .collect();
+                // Values drawn at the floor get hollow markers.
+                let marker = |pt: (f64, f64), r: u32, floor: bool| -> Result<()> {
+                    if floor {
+                        pa.draw(&Circle::new(pt, r + 1, WHITE.filled()))?;
+                        pa.draw(&Circle::new(pt, r + 1, s.color.stroke_width(2)))?;
+                    } else {
+                        pa.draw(&Circle::new(pt, r, s.color.filled()))?;
+                    }
+                    Ok(())
+                };
                 let edges: Vec<Option<(f64, f64, f64)>> = seg
                     .iter()
                     .map(|q| match *q {
@@ -1466,12 +1496,12 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
                             sample_polyline(&lower, &mut occupied);
                         }
                         if line.len() == 1 {
-                            pa.draw(&Circle::new(line[0], 5, s.color.filled()))?;
+                            marker(line[0], 5, floors[0])?;
                         } else {
                             pa.draw(&PathElement::new(line.clone(), s.color.stroke_width(3)))?;
-                            if line.len() <= 40 {
-                                for &pt in &line {
-                                    pa.draw(&Circle::new(pt, 3, s.color.filled()))?;
+                            for (&pt, &floor) in line.iter().zip(&floors) {
+                                if floor || line.len() <= 40 {
+                                    marker(pt, 3, floor)?;
                                 }
                             }
                         }
@@ -1483,7 +1513,10 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
                                 vec![(x, lo), (x, hi)],
                                 s.color.stroke_width(2),
                             ))?;
-                            for yy in [lo, hi] {
+                            // No cap where the bar was cut at the axis bottom.
+                            let cut = lo <= y_axis.lo + 1e-9 * (y_axis.hi - y_axis.lo);
+                            let caps: &[f64] = if cut { &[hi] } else { &[lo, hi] };
+                            for &yy in caps {
                                 pa.draw(&PathElement::new(
                                     vec![(tx(x - cap), yy), (tx(x + cap), yy)],
                                     s.color.stroke_width(2),
@@ -1497,8 +1530,8 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
                         if line.len() > 1 {
                             pa.draw(&PathElement::new(line.clone(), s.color.stroke_width(2)))?;
                         }
-                        for &pt in &line {
-                            pa.draw(&Circle::new(pt, 5, s.color.filled()))?;
+                        for (&pt, &floor) in line.iter().zip(&floors) {
+                            marker(pt, 5, floor)?;
                         }
                     }
                     Kind::Dashed((dash, gap)) => {
@@ -2175,7 +2208,10 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
     let mut unlabelled = 0;
     let label_seeds = finite.len() <= 20;
     let mut labels: Vec<(String, (i32, i32))> = Vec::new();
-    let left_out = |k: usize| format!("{k} seed labels left out (no room next to the point)");
+    let left_out = |k: usize| {
+        let s = if k == 1 { "" } else { "s" };
+        format!("{k} seed label{s} left out (no room next to the point)")
+    };
     if !label_seeds {
         notes.push(format!("{} seeds — labels omitted", finite.len()));
     }

@@ -1,6 +1,7 @@
 //! Black-box tests of the `resweep` binary, gathered in one test binary (one link of the
 //! whole stack instead of one per file).
 
+mod analysis;
 mod bad_input;
 mod physics;
 mod resume;
