@@ -31,6 +31,41 @@ pub enum Command {
     Query(QueryArgs),
     /// Audit the fairness of a comparison and give paired statistics across seeds.
     Compare(CompareArgs),
+    /// Write (and optionally submit) a Slurm job array that runs the sweep in shards.
+    Slurm(SlurmArgs),
+    /// Progress of a sweep across all its shards and processes.
+    Status(DirArgs),
+}
+
+/// `resweep slurm`.
+#[derive(Args, Debug, Clone)]
+pub struct SlurmArgs {
+    #[command(flatten)]
+    pub sweep: SweepArgs,
+    /// Array tasks (shards).
+    #[arg(long)]
+    pub tasks: usize,
+    /// Slurm partition.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// Time limit of each task (Slurm syntax, e.g. 01:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// CPUs per task; each task runs that many runs at once.
+    #[arg(long, default_value_t = 1)]
+    pub cpus_per_task: usize,
+    /// Memory per task (Slurm syntax, e.g. 4G).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Submit the array and the dependent aggregation job with sbatch.
+    #[arg(long)]
+    pub submit: bool,
+    /// The resweep binary the jobs call (default: this executable).
+    #[arg(long)]
+    pub resweep: Option<PathBuf>,
+    /// Accept a sweep file whose fixed settings changed since the sweep was first run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Which sweep directory a command reads.
@@ -112,6 +147,10 @@ pub struct RunArgs {
     /// No progress output (failures and warnings still print).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run only shard K of N (0-based, e.g. 0/4): a deterministic, work-balanced part of
+    /// the grid. Shards may run at once into one runs directory.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::runner::shard::Shard>,
 }
 
 /// `resweep plan`.

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         retry_failed: false,
         force: false,
         quiet: false,
+        shard: None,
     }));
     let result = match &command {
         Command::Run(a) => commands::run::run(a),
@@ -27,6 +28,8 @@ fn main() -> ExitCode {
         Command::Aggregate(a) => commands::analysis::aggregate(a),
         Command::Query(a) => commands::analysis::query(a),
         Command::Compare(a) => commands::analysis::compare(a),
+        Command::Slurm(a) => commands::slurm::slurm(a),
+        Command::Status(a) => commands::slurm::status(a),
     };
     match result {
         Ok(Exit::Ok) => ExitCode::SUCCESS,

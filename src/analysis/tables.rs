@@ -689,16 +689,15 @@ pub(crate) struct Staged {
 }
 
 impl Staged {
-    /// Reserves `.<name>.tmp-<pid>` next to `path` (creating the directory).
+    /// Reserves a unique temporary name next to `path` (creating the directory).
     pub(crate) fn create(path: &Path) -> anyhow::Result<Staged> {
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         Ok(Staged {
-            tmp: dir.join(format!(".{name}.tmp-{}", std::process::id())),
+            tmp: crate::store::temp_sibling(path),
             path: path.to_path_buf(),
             committed: false,
         })

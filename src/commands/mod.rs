@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod bench;
 pub mod run;
+pub mod slurm;
 pub mod train;
 
 use std::fmt;

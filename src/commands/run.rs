@@ -169,6 +169,10 @@ const ASSUMED_FLOPS_PER_S: f64 = 30e9;
 /// Runs `resweep run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let l = load(&args.sweep, args.force)?;
+    let runs = match args.shard {
+        Some(shard) => crate::runner::shard::select(&l.runs, shard),
+        None => l.runs.clone(),
+    };
     if let Some(0) = args.jobs {
         return Err(bad_input("--jobs must be at least 1"));
     }
@@ -203,14 +207,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         checkpoint_every: l.spec.execution.checkpoint_every,
         retry_failed: args.retry_failed,
     };
-    let result = runner::execute(&l.dir, &l.runs, &opts, &sink, &cancel);
+    let result = runner::execute(&l.dir, &runs, &opts, &sink, &cancel);
     drop(sink);
     let _ = reporter.join();
     let s = result?;
 
     let done_now = s.completed + s.diverged;
+    let shard_text = args
+        .shard
+        .map_or(String::new(), |s| format!(" (shard {s})"));
     println!(
-        "sweep `{}`: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs",
+        "sweep `{}`{shard_text}: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs",
         l.spec.name,
         s.total,
         s.completed,
@@ -222,8 +229,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         s.wall.as_secs_f64(),
         jobs
     );
-    // Tables are rebuilt from disk after every run, finished or not.
-    super::analysis::aggregate_and_print(&l.dir)?;
+    // Tables are rebuilt from disk after every run, finished or not; a shard leaves that
+    // to the job that runs after all shards.
+    if args.shard.is_none() {
+        super::analysis::aggregate_and_print(&l.dir)?;
+    } else {
+        println!(
+            "tables: run `resweep aggregate {}` once every shard is done",
+            l.dir.root().display()
+        );
+    }
     println!("outputs: {}", l.dir.root().display());
     if cancel.load(Ordering::Relaxed) {
         let done = s.already_done + done_now;

@@ -1035,6 +1035,8 @@ struct LinePanel<'a> {
     x_ticks_at_data: bool,
     /// Fraction of the x span padded on each side.
     x_pad: f64,
+    /// Height reserved for the legend at least (aligns the panels of a row).
+    legend_min_h: u32,
 }
 
 /// One classified point of a series, in data values.
@@ -1275,6 +1277,24 @@ fn sample_polyline(pix: &[(i32, i32)], out: &mut Vec<(i32, i32)>) {
     }
 }
 
+/// The legend of a line panel `width` pixels wide.
+fn panel_legend(root: &Root<'_>, p: &LinePanel<'_>, width: u32) -> Result<Legend> {
+    let items: Vec<(String, Swatch)> = p
+        .series
+        .iter()
+        .map(|s| {
+            let sw = match s.kind {
+                Kind::Band => Swatch::Band(s.color),
+                Kind::Dashed(d) => Swatch::Dashed(s.color, d),
+                Kind::Errors => Swatch::Errors(s.color),
+            };
+            (s.label.clone(), sw)
+        })
+        .filter(|(l, _)| !l.is_empty())
+        .collect();
+    layout_legend(root, items, width as i32 - 60)
+}
+
 /// Draws one line panel into `area` (which gets a legend strip at its bottom).
 fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Result<()> {
     let mut notes = p.notes.clone();
@@ -1293,21 +1313,8 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
     }
 
     let (aw, ah) = area.dim_in_pixel();
-    let items: Vec<(String, Swatch)> = p
-        .series
-        .iter()
-        .map(|s| {
-            let sw = match s.kind {
-                Kind::Band => Swatch::Band(s.color),
-                Kind::Dashed(d) => Swatch::Dashed(s.color, d),
-                Kind::Errors => Swatch::Errors(s.color),
-            };
-            (s.label.clone(), sw)
-        })
-        .filter(|(l, _)| !l.is_empty())
-        .collect();
-    let legend = layout_legend(root, items, aw as i32 - 60)?;
-    let legend_h = legend.height();
+    let legend = panel_legend(root, p, aw)?;
+    let legend_h = legend.height().max(p.legend_min_h);
     let (chart_area, _) = area.split_vertically(ah.saturating_sub(legend_h));
     let (_, ch) = chart_area.dim_in_pixel();
 
@@ -1603,7 +1610,8 @@ fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
         if panels.is_empty() {
             return draw_no_data(&areas[0], "", &["no panels were given".to_string()]);
         }
-        for (panel, area) in panels.iter().zip(&areas) {
+        let mut line_panels = Vec::with_capacity(panels.len());
+        for panel in panels {
             let labels: Vec<&str> = panel.bands.iter().map(|b| b.label.as_str()).collect();
             let colors = assign_colors(&labels);
             let mut series: Vec<Series<'_>> = panel
@@ -1645,8 +1653,20 @@ fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
                 notes: panel.notes.clone(),
                 x_ticks_at_data: false,
                 x_pad: 0.0,
+                legend_min_h: 0,
             };
-            draw_line_panel(root, area, &lp)?;
+            line_panels.push(lp);
+        }
+        // Panels of one row reserve the same legend height, so their axes line up.
+        for row in line_panels.chunks_mut(cols) {
+            let mut h = 0;
+            for lp in row.iter() {
+                h = h.max(panel_legend(root, lp, pw)?.height());
+            }
+            row.iter_mut().for_each(|lp| lp.legend_min_h = h);
+        }
+        for (lp, area) in line_panels.iter().zip(&areas) {
+            draw_line_panel(root, area, lp)?;
         }
         Ok(())
     })?;
@@ -1704,6 +1724,7 @@ fn error_bars_buffer(
             notes: Vec::new(),
             x_ticks_at_data: true,
             x_pad: 0.06,
+            legend_min_h: 0,
         };
         draw_line_panel(root, &body, &lp)
     })?;
@@ -1730,12 +1751,13 @@ fn layer_ticks(layers: usize) -> Vec<f64> {
     t
 }
 
-/// x ticks of a heat map whose column `i` spans `[i, i + 1]`: `(position, label)`. For
-/// strictly increasing finite steps, round step values placed by linear interpolation
+/// x ticks of a heat map whose column `i` spans `[i, i + 1]`: `(position, label)`. Up to
+/// eight columns, every column is labelled with its step. For more columns with strictly
+/// increasing finite steps, round step values placed by linear interpolation
 /// between the columns they fall between; otherwise evenly spaced columns labelled with
 /// their step (or `#index` when the step is missing).
 fn step_ticks(steps: &[f64], n: usize, target: usize) -> Vec<(f64, String)> {
-    let increasing = n >= 2
+    let increasing = n > 8
         && steps.len() == n
         && steps.iter().all(|s| s.is_finite())
         && steps.windows(2).all(|w| w[1] > w[0]);
@@ -2459,6 +2481,87 @@ mod tests {
         }
     }
 
+    /// The figure the report draws at init: measured mean ± std over seeds beside the
+    /// mean-field predictions (1×3 layout).
+    #[test]
+    fn init_figure_with_theory_overlay() {
+        let (_keep, dir) = out_dir();
+        let s = 1.0 / 20f64.sqrt();
+        let layers: Vec<f64> = (1..=20).map(|l| l as f64).collect();
+        let plain = theory::plain_layer_predictions(20, s);
+        let res = theory::res_layer_predictions(20, s);
+        let mut r = noise(11);
+        let mut measured = |label: &str, ys: Vec<f64>| Band {
+            label: label.into(),
+            xs: layers.clone(),
+            mean: ys.iter().map(|y| y * (1.0 + 0.08 * r())).collect(),
+            std: ys.iter().map(|y| y * 0.2).collect(),
+            n: 10,
+        };
+        let theory_curve = |label: &str, ys: Vec<f64>| Curve {
+            label: label.into(),
+            xs: layers.clone(),
+            ys,
+        };
+        let pick = |p: &[theory::LayerPrediction], f: fn(&theory::LayerPrediction) -> f64| {
+            p[1..].iter().map(f).collect::<Vec<f64>>()
+        };
+        let grad_plain = theory::plain_weight_grad_norm(20, s, 64);
+        let grad_res: Vec<f64> = (1..=20).map(|l| 0.5 + 0.02 * l as f64).collect();
+        let panels = vec![
+            Panel {
+                title: "Activation mean".into(),
+                x_label: "layer".into(),
+                y_label: "mean of layer output".into(),
+                log_y: true,
+                bands: vec![
+                    measured("PlainMLP", pick(&plain, |p| p.mean)),
+                    measured("ResMLP", pick(&res, |p| p.mean)),
+                ],
+                curves: vec![
+                    theory_curve("theory, plain", pick(&plain, |p| p.mean)),
+                    theory_curve("theory, res", pick(&res, |p| p.mean)),
+                ],
+                notes: vec![],
+            },
+            Panel {
+                title: "Activation std".into(),
+                x_label: "layer".into(),
+                y_label: "std of layer output".into(),
+                log_y: true,
+                bands: vec![
+                    measured("PlainMLP", pick(&plain, |p| p.std)),
+                    measured("ResMLP", pick(&res, |p| p.std)),
+                ],
+                curves: vec![
+                    theory_curve("theory, plain", pick(&plain, |p| p.std)),
+                    theory_curve("theory, res", pick(&res, |p| p.std)),
+                ],
+                notes: vec![],
+            },
+            Panel {
+                title: "Weight-gradient norm".into(),
+                x_label: "layer".into(),
+                y_label: "‖∇W‖ (Frobenius)".into(),
+                log_y: true,
+                bands: vec![
+                    measured("PlainMLP", grad_plain.clone()),
+                    measured("ResMLP", grad_res),
+                ],
+                curves: vec![theory_curve("theory, plain", grad_plain)],
+                notes: vec!["no ResMLP gradient theory (see theory.rs)".into()],
+            },
+        ];
+        let p = dir.join("init_theory.png");
+        bands_figure(
+            &p,
+            "At init: measured (10 seeds) vs mean-field theory",
+            &panels,
+        )
+        .unwrap();
+        assert_png(&p, (2100, FIG_TITLE_H + 620));
+    }
+
     #[test]
     fn font_registers_once_and_text_renders() {
         ensure_font().unwrap();
@@ -2675,7 +2778,9 @@ mod tests {
         heatmap_pair(&p, "", &Heat::default(), &Heat::default(), "value").unwrap();
         assert_eq!(png_size(&p), (1700, 720));
         let constant = heat("constant", 3, 2, |_, _| 0.0);
+        let p = dir.join("heat_constant.png");
         heatmap_pair(&p, "", &constant, &constant, "value").unwrap();
+        assert_eq!(png_size(&p), (1700, 720));
     }
 
     #[test]
@@ -2770,6 +2875,69 @@ mod tests {
         let p = dir.join("error_bars_empty.png");
         error_bars(&p, "Empty", "depth", "loss", false, &[]).unwrap();
         assert_eq!(png_size(&p), (1000, 650));
+    }
+
+    #[test]
+    fn extreme_values_do_not_panic() {
+        let cases: Vec<(bool, Vec<f64>, Vec<f64>)> = vec![
+            (false, vec![0.0, 1.0], vec![1e300, -1e300]),
+            (false, vec![0.0, 1.0], vec![f64::MAX, f64::MIN]),
+            (true, vec![0.0, 1.0], vec![1e-300, 1e300]),
+            (true, vec![0.0, 1.0], vec![5e-324, 1.0]),
+            (true, vec![3.0, 3.0, 3.0], vec![2.0, 2.0, 2.0]),
+            (
+                false,
+                vec![f64::NAN, 1.0, f64::INFINITY],
+                vec![1.0, f64::NAN, 2.0],
+            ),
+            (true, vec![0.0, 1.0, 2.0], vec![-1.0, -2.0, -3.0]),
+            (false, vec![], vec![]),
+        ];
+        for (log_y, xs, ys) in cases {
+            let n = ys.len();
+            let panel = Panel {
+                title: "extreme".into(),
+                log_y,
+                bands: vec![Band {
+                    label: "ResMLP".into(),
+                    xs: xs.clone(),
+                    mean: ys.clone(),
+                    std: vec![-1.0; n],
+                    n: 3,
+                }],
+                curves: vec![Curve {
+                    label: "theory".into(),
+                    xs: xs.clone(),
+                    ys: ys.clone(),
+                }],
+                notes: vec!["a very long caller note that has to be wrapped over several lines because it is far wider than the plot area of a single panel".into(); 12],
+            };
+            bands_buffer("extreme", &[panel]).unwrap();
+            let series = [ErrorSeries {
+                label: "x".into(),
+                xs: xs.clone(),
+                mean: ys.clone(),
+                err: vec![f64::NAN; n],
+            }];
+            error_bars_buffer("extreme", "x", "y", log_y, &series).unwrap();
+            let pairs = Pairs {
+                points: xs
+                    .iter()
+                    .zip(&ys)
+                    .map(|(x, y)| (*x, *y, String::new()))
+                    .collect(),
+                ..Default::default()
+            };
+            scatter_buffer("extreme", &[("g".into(), pairs)]).unwrap();
+            let heat = Heat {
+                title: "extreme".into(),
+                layers: 2,
+                steps: xs.clone(),
+                values: ys.iter().map(|y| vec![*y; 2]).collect(),
+                notes: vec![],
+            };
+            heatmap_buffer("extreme", &heat, &heat, "v").unwrap();
+        }
     }
 
     #[test]

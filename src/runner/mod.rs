@@ -8,6 +8,7 @@
 
 pub mod job;
 pub mod reporter;
+pub mod shard;
 
 use crate::config::RunConfig;
 use crate::store::{RunStatus, SweepDir};

@@ -107,14 +107,26 @@ impl SweepDir {
     }
 }
 
+/// A unique temporary name next to `path` (`.<name>.tmp-<pid>-<nanos>-<n>`): unique per
+/// process, per call and, in practice, per host, so that processes on several machines
+/// writing into one shared runs directory (Slurm shards) never share a temporary file.
+pub fn temp_sibling(path: &Path) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    dir.join(format!(".{name}.tmp-{}-{nanos}-{n}", std::process::id()))
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed
 /// to disk, then renamed over `path`. Readers see the old file or the new one, never a
 /// torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    let tmp = temp_sibling(path);
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;

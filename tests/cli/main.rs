@@ -5,6 +5,7 @@ mod analysis;
 mod bad_input;
 mod physics;
 mod resume;
+mod shards;
 mod sweeps;
 mod train;
 mod util;
