@@ -31,6 +31,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Audit the fairness of a comparison and give paired statistics across seeds.
     Compare(CompareArgs),
+    /// Draw the figures and write report.md from the stored runs.
+    Report(DirArgs),
     /// Write (and optionally submit) a Slurm job array that runs the sweep in shards.
     Slurm(SlurmArgs),
     /// Progress of a sweep across all its shards and processes.

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Aggregate(a) => commands::analysis::aggregate(a),
         Command::Query(a) => commands::analysis::query(a),
         Command::Compare(a) => commands::analysis::compare(a),
+        Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
         Command::Status(a) => commands::slurm::status(a),
     };

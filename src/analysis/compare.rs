@@ -150,7 +150,8 @@ struct Row {
     param_count: String,
 }
 
-fn cell(col: &Column, i: usize) -> anyhow::Result<String> {
+/// One cell of a frame as text (`null`, strings bare, floats compact).
+pub fn cell(col: &Column, i: usize) -> anyhow::Result<String> {
     let v = col.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(match v {
         AnyValue::Null => "null".into(),
@@ -387,7 +388,8 @@ pub fn compare(
     if data_axis {
         skipped_checks.push(format!("data hash (a {axis} axis changes the batches)"));
     }
-    let checks: [(&str, bool, fn(&Row) -> &str); 3] = [
+    type Check = (&'static str, bool, fn(&Row) -> &str);
+    let checks: [Check; 3] = [
         ("initial-weight hash", !shape_axis, |r| &r.init_hash),
         ("data hash", !data_axis, |r| &r.data_hash),
         ("parameter count", !shape_axis, |r| &r.param_count),
@@ -625,7 +627,7 @@ pub fn render_markdown(c: &Comparison) -> String {
     };
     let _ = writeln!(
         s,
-        "\nMetric `{}` ({better}); difference = {} − {}, paired by seed; 95% bootstrap CI.\n",
+        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% bootstrap CI.\n",
         c.metric, c.axis, c.baseline
     );
     let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | ratio | arm better | P(improvement) | sign p |");

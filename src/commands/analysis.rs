@@ -48,7 +48,44 @@ pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> 
         );
     }
     println!("tables: {}", dir.tables().display());
+    let built = write_report(dir, &c)?;
+    println!(
+        "report: {} ({} figures)",
+        built.report.display(),
+        built.figures.len()
+    );
     Ok(c)
+}
+
+/// Draws the figures and writes report.md from collected tables.
+pub fn write_report(
+    dir: &SweepDir,
+    c: &tables::Collected,
+) -> anyhow::Result<crate::report::build::Built> {
+    let command: Vec<String> = std::env::args().collect();
+    let command = format!(
+        "resweep {}",
+        command
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    crate::report::build::build(dir, c, command.trim())
+}
+
+/// Runs `resweep report`.
+pub fn report(a: &DirArgs) -> anyhow::Result<Exit> {
+    let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
+    let c = analysis::collect(&dir)?;
+    let built = write_report(&dir, &c)?;
+    println!("{}", c.status_line());
+    for f in &built.figures {
+        println!("figure: {}", f.display());
+    }
+    println!("report: {}", built.report.display());
+    Ok(Exit::Ok)
 }
 
 /// Runs `resweep aggregate`.

@@ -9,8 +9,12 @@
 //! Robustness is part of the contract: NaN/inf values, non-positive values on a log axis,
 //! ragged vectors and empty inputs never panic, never break an axis and are never dropped
 //! silently. They are left out of the range computation, whatever is finite is drawn, and a
-//! note saying what happened is written inside the plot area (next to any caller notes).
-//! An empty panel says "no data".
+//! note saying what happened is written inside the plot area (after any caller notes).
+//! Line panels and heat maps extend their y axis so the notes sit in a strip free of data;
+//! scatter panels put them in the least crowded corner. When notes do not fit, caller notes
+//! are shortened before automatic ones and the box says how many were left out. Values
+//! ≤ 0 on a log axis are drawn at the axis bottom with hollow markers (all ≤ 0: at the floor
+//! 1e-30). An empty panel says "no data".
 //!
 //! Text uses DejaVu Sans, embedded in the binary and registered as "sans-serif" by
 //! [`ensure_font`], which every drawing entry point calls first (plotters' `ab_glyph`
@@ -129,15 +133,17 @@ pub struct ErrorSeries {
 
 /// One figure with one panel per entry of `panels`, laid out 1×1, 1×2, 1×3, 2×2 (and a
 /// near-square grid beyond four). Each panel has its own axes and its own legend below the
-/// plot; notes go inside the plot area, in its least crowded corner. No panels draws one
-/// "no data" panel. A single panel is 1000×650 px.
+/// plot (panels of a row reserve the same legend height, so their axes line up); notes go
+/// in a strip at the top of the plot area. No panels draws one "no data" panel. Sizes: one
+/// panel 1000×650 px, two 1640×676, three 2100×676, four 1600×1256.
 pub fn bands_figure(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
     let (size, buf) = bands_buffer(title, panels)?;
     write_png(path, size, &buf)
 }
 
 /// Two heat maps (layer on y, step on x) side by side with one shared colour scale and a
-/// labelled colour bar. Values are coloured as given (see [`Heat::values`]). 1700×720 px.
+/// labelled colour bar (range = finite values of both maps; a constant map is widened).
+/// Values are coloured as given (see [`Heat::values`]). 1700×720 px.
 pub fn heatmap_pair(
     path: &Path,
     title: &str,
@@ -151,7 +157,9 @@ pub fn heatmap_pair(
 
 /// Scatter of arm A (x) against arm B (y), one point per seed, with the y = x line; one
 /// panel per group. Both axes share one range; they are log-log when every finite value of
-/// the panel is positive, else linear (noted). Counts above/below the diagonal are noted.
+/// the panel is positive, else linear (noted). Counts above/below the diagonal are noted;
+/// seed labels are placed next to their points where they fit (at most 20 seeds). Panels
+/// are 680×680 px (+56 px for the title), laid out like [`bands_figure`].
 pub fn paired_scatter(path: &Path, title: &str, groups: &[(String, Pairs)]) -> Result<()> {
     let (size, buf) = scatter_buffer(title, groups)?;
     write_png(path, size, &buf)
@@ -254,7 +262,6 @@ const LEGEND_PX: f64 = 18.0;
 const NOTE_PX: f64 = 17.0;
 const FIG_TITLE_H: u32 = 56;
 const LEGEND_ROW_H: i32 = 28;
-const MAX_NOTES: usize = 8;
 
 const VERMILLION: RGBColor = RGBColor(213, 94, 0);
 const OI_BLUE: RGBColor = RGBColor(0, 114, 178);
@@ -446,8 +453,10 @@ enum Fmt {
     Short,
 }
 
-fn nice_step(span: f64, target: usize) -> f64 {
-    let raw = span / target.max(1) as f64;
+/// A 1-2-2.5-5 step giving about `target` intervals over `lo..hi` (overflow-safe).
+fn nice_step(lo: f64, hi: f64, target: usize) -> f64 {
+    let t = target.max(1) as f64;
+    let raw = hi / t - lo / t;
     let mag = 10f64.powf(raw.log10().floor());
     let f = raw / mag;
     let n = if f < 1.5 {
@@ -466,8 +475,7 @@ fn nice_step(span: f64, target: usize) -> f64 {
 
 /// Round-number ticks in `[lo, hi]` and the label format that fits them.
 fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Fmt) {
-    let span = hi - lo;
-    let step = nice_step(span, target);
+    let step = nice_step(lo, hi, target);
     if !(step.is_finite() && step > 0.0) {
         return (vec![lo, hi], Fmt::Short);
     }
@@ -522,11 +530,11 @@ impl Axis {
             } else {
                 1.0
             };
-            lo = min - half;
-            hi = max + half;
+            lo = (min - half).max(f64::MIN);
+            hi = (max + half).min(f64::MAX);
         } else {
-            lo = min - 2.0 * span * pad;
-            hi = max + 2.0 * span * pad;
+            lo = (min - 2.0 * span * pad).max(f64::MIN);
+            hi = (max + 2.0 * span * pad).min(f64::MAX);
         }
         if floor_zero && min >= 0.0 && lo < 0.0 {
             lo = 0.0;
@@ -585,7 +593,8 @@ impl Axis {
             return self.clone();
         }
         let frac = frac.min(0.6);
-        let hi = self.hi + (self.hi - self.lo) * frac / (1.0 - frac);
+        let hi =
+            (self.hi + (self.hi / 2.0 - self.lo / 2.0) * (2.0 * frac / (1.0 - frac))).min(f64::MAX);
         let mut a = if self.log {
             Axis::log_span(self.lo, hi, target)
         } else {
@@ -649,11 +658,12 @@ impl Ranged for Ticked {
     type ValueType = f64;
 
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        let span = self.hi - self.lo;
-        if !(span > 0.0) || !v.is_finite() {
+        // Halves keep the arithmetic finite for ranges near ±f64::MAX.
+        let half_span = self.hi / 2.0 - self.lo / 2.0;
+        if !(half_span > 0.0) || !v.is_finite() {
             return (limit.0 + limit.1) / 2;
         }
-        let f = ((v - self.lo) / span).clamp(-1.0, 2.0);
+        let f = ((v / 2.0 - self.lo / 2.0) / half_span).clamp(-1.0, 2.0);
         limit.0 + ((limit.1 - limit.0) as f64 * f).round() as i32
     }
 
@@ -707,12 +717,14 @@ fn log_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Vec<f64>, Fmt) {
                 .flat_map(|k| (2..10).map(move |m| k as f64 + (m as f64).log10()))
                 .filter(inside)
                 .collect()
-        } else {
+        } else if decades.len() <= 60 {
             decades
                 .iter()
                 .filter(|k| k.rem_euclid(step) != 0)
                 .map(|&k| k as f64)
                 .collect()
+        } else {
+            Vec::new()
         };
         if ticks.len() >= 2 {
             return (ticks, light, Fmt::Pow10);
@@ -830,21 +842,6 @@ impl Rect {
     }
 }
 
-/// Keeps at most [`MAX_NOTES`] notes, saying how many were left out.
-fn capped(notes: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = notes
-        .iter()
-        .filter(|n| !n.trim().is_empty())
-        .cloned()
-        .collect();
-    if out.len() > MAX_NOTES {
-        let extra = out.len() - (MAX_NOTES - 1);
-        out.truncate(MAX_NOTES - 1);
-        out.push(format!("… and {extra} more notes"));
-    }
-    out
-}
-
 /// Notes wrapped into lines, with the size of their box.
 struct NotesBox {
     lines: Vec<String>,
@@ -852,23 +849,57 @@ struct NotesBox {
     h: i32,
 }
 
-/// Wraps the (capped) notes to `max_w` pixels; `None` when there is nothing to say.
-fn layout_notes(root: &Root<'_>, notes: &[String], max_w: i32) -> Result<Option<NotesBox>> {
-    let notes = capped(notes);
-    if notes.is_empty() {
+/// Wraps notes to `max_w` pixels within `max_lines` lines; `None` when there is nothing to
+/// say. The first `n_caller` notes are the caller's, the rest automatic (data problems).
+/// When everything does not fit, caller notes are dropped first (from the last), then
+/// automatic ones, and a final line says how many were left out.
+fn layout_notes(
+    root: &Root<'_>,
+    notes: &[String],
+    n_caller: usize,
+    max_w: i32,
+    max_lines: usize,
+) -> Result<Option<NotesBox>> {
+    let style = note_style();
+    let max_lines = max_lines.max(2);
+    let mut wrapped: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, note) in notes.iter().enumerate() {
+        if note.trim().is_empty() {
+            continue;
+        }
+        wrapped.push((i, wrap(root, note, &style, (max_w - 16).max(80))?));
+    }
+    if wrapped.is_empty() {
         return Ok(None);
     }
-    let style = note_style();
+    let total = |w: &[(usize, Vec<String>)]| w.iter().map(|(_, l)| l.len()).sum::<usize>();
+    let mut dropped = 0;
+    if total(&wrapped) > max_lines {
+        // Room for the "… more" line.
+        while wrapped.len() > 1 && total(&wrapped) + 1 > max_lines {
+            let victim = wrapped
+                .iter()
+                .rposition(|(i, _)| *i < n_caller)
+                .unwrap_or(wrapped.len() - 1);
+            wrapped.remove(victim);
+            dropped += 1;
+        }
+        if let Some((_, l)) = wrapped.first_mut() {
+            l.truncate(max_lines - 1);
+        }
+    }
     let mut lines = Vec::new();
-    for note in &notes {
-        let wrapped = wrap(root, note, &style, (max_w - 16).max(80))?;
-        for (i, l) in wrapped.into_iter().enumerate() {
+    for (_, wl) in &wrapped {
+        for (i, l) in wl.iter().enumerate() {
             lines.push(if i == 0 {
                 format!("• {l}")
             } else {
                 format!("   {l}")
             });
         }
+    }
+    if dropped > 0 {
+        lines.push(format!("… and {} not shown", count(dropped, "more note")));
     }
     let mut w = 0;
     for l in &lines {
@@ -880,6 +911,12 @@ fn layout_notes(root: &Root<'_>, notes: &[String], max_w: i32) -> Result<Option<
         w: w + 16,
         h,
     }))
+}
+
+/// Lines of notes that fit in `frac` of a plot `plot_h` pixels high.
+fn note_lines_for(plot_h: i32, frac: f64) -> usize {
+    ((plot_h as f64 * frac - 10.0 - 2.0 * NOTE_MARGIN as f64) / NOTE_LINE_H as f64).max(2.0)
+        as usize
 }
 
 const NOTE_LINE_H: i32 = 22;
@@ -943,7 +980,7 @@ fn place_notes(
 }
 
 /// A panel with only a title, a frame, "no data" and the notes.
-fn draw_no_data(area: &Root<'_>, title: &str, notes: &[String]) -> Result<()> {
+fn draw_no_data(area: &Root<'_>, title: &str, notes: &[String], n_caller: usize) -> Result<()> {
     let (w, h) = area.dim_in_pixel();
     let (w, h) = (w as i32, h as i32);
     area.draw_text(
@@ -960,12 +997,13 @@ fn draw_no_data(area: &Root<'_>, title: &str, notes: &[String]) -> Result<()> {
         &font_at(30.0, HPos::Center, VPos::Center).color(&GREY),
         (w / 2, h / 2 - 20),
     )?;
-    let style = font_at(NOTE_PX, HPos::Center, VPos::Top).color(&NOTE_TEXT);
-    let mut y = h / 2 + 20;
-    for note in capped(notes) {
-        for line in wrap(area, &note, &style, w - 120)? {
-            area.draw_text(&line, &style, (w / 2, y))?;
-            y += (NOTE_PX * 1.3) as i32;
+    let top = h / 2 + 14;
+    let max_lines = ((h - 40 - top) / NOTE_LINE_H).max(2) as usize;
+    if let Some(nb) = layout_notes(area, notes, n_caller, w - 140, max_lines)? {
+        let style = note_style();
+        let x = (w - nb.w) / 2 + 8;
+        for (i, l) in nb.lines.iter().enumerate() {
+            area.draw_text(l, &style, (x, top + i as i32 * NOTE_LINE_H))?;
         }
     }
     Ok(())
@@ -1090,7 +1128,13 @@ fn classify(s: &Series<'_>, log: bool, x_ext: &mut Extent, y_ext: &mut Extent) -
     let (mut bad, mut nonpos, mut bad_spread, mut clipped_low) = (0, 0, 0, 0);
     let mut first_bad: Option<usize> = None;
     for i in 0..n {
-        let (x, y) = (s.xs[i] + s.dx, s.ys[i]);
+        let shifted = s.xs[i] + s.dx;
+        let x = if shifted.is_finite() {
+            shifted
+        } else {
+            s.xs[i]
+        };
+        let y = s.ys[i];
         if !x.is_finite() || !y.is_finite() {
             bad += 1;
             first_bad.get_or_insert(i);
@@ -1309,7 +1353,7 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
         .iter()
         .any(|c| c.pts.iter().any(|q| !matches!(q, Pt::Gap)));
     if p.series.is_empty() || !any_point || x_ext.is_empty() {
-        return draw_no_data(area, p.title, &notes);
+        return draw_no_data(area, p.title, &notes, p.notes.len());
     }
 
     let (aw, ah) = area.dim_in_pixel();
@@ -1374,7 +1418,13 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
     let caption_h = caption_height(root, p.title)?;
     let plot_w_est = aw as i32 - 40 - (ylab_w + 48);
     let plot_h_est = ch as i32 - 20 - caption_h - 62;
-    let notes_box = layout_notes(root, &notes, (plot_w_est as f64 * 0.92) as i32)?;
+    let notes_box = layout_notes(
+        root,
+        &notes,
+        p.notes.len(),
+        (plot_w_est as f64 * 0.92) as i32,
+        note_lines_for(plot_h_est, 0.45),
+    )?;
     let y_axis = match &notes_box {
         Some(nb) if plot_h_est > 0 => {
             let frac = (nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h_est as f64;
@@ -1514,7 +1564,7 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
                         }
                     }
                     Kind::Errors => {
-                        let cap = (x_axis.hi - x_axis.lo) * 0.007;
+                        let cap = (x_axis.hi / 2.0 - x_axis.lo / 2.0) * 0.014;
                         for &(x, lo, hi) in edges.iter().flatten() {
                             pa.draw(&PathElement::new(
                                 vec![(x, lo), (x, hi)],
@@ -1608,7 +1658,7 @@ fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
         let body = titled(root, title)?;
         let areas = body.split_evenly((rows, cols));
         if panels.is_empty() {
-            return draw_no_data(&areas[0], "", &["no panels were given".to_string()]);
+            return draw_no_data(&areas[0], "", &["no panels were given".to_string()], 0);
         }
         let mut line_panels = Vec::with_capacity(panels.len());
         for panel in panels {
@@ -1810,7 +1860,7 @@ fn draw_heat(
     let layers = heat.layers;
     if n == 0 || layers == 0 {
         notes.push(format!("{} steps × {} layers — nothing to draw", n, layers));
-        draw_no_data(area, &heat.title, &notes)?;
+        draw_no_data(area, &heat.title, &notes, heat.notes.len())?;
         return Ok(None);
     }
     if heat.steps.len() != n {
@@ -1880,7 +1930,13 @@ fn draw_heat(
     let caption_h = caption_height(root, &heat.title)?;
     let plot_w_est = aw as i32 - 34 - 80;
     let plot_h_est = ah as i32 - 20 - caption_h - 62;
-    let notes_box = layout_notes(root, &notes, (plot_w_est as f64 * 0.92) as i32)?;
+    let notes_box = layout_notes(
+        root,
+        &notes,
+        heat.notes.len(),
+        (plot_w_est as f64 * 0.92) as i32,
+        note_lines_for(plot_h_est, 0.4),
+    )?;
     let top = layers as f64 + 0.5;
     let hi = match &notes_box {
         Some(nb) if plot_h_est > 0 => {
@@ -2112,7 +2168,7 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
         ));
     }
     if finite.is_empty() {
-        return draw_no_data(area, title, &notes);
+        return draw_no_data(area, title, &notes, 0);
     }
     let log = finite.iter().all(|(x, y, _)| *x > 0.0 && *y > 0.0);
     if !log {
@@ -2226,6 +2282,7 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
     // the plot edge, the notes, the points and each other; a label that fits nowhere is
     // left out and counted.
     let max_w = ((plot.x1 - plot.x0) as f64 * 0.92) as i32;
+    let max_lines = note_lines_for(plot.y1 - plot.y0, 0.4);
     let mut taken: Vec<Rect> = dots.clone();
     let mut unlabelled = 0;
     let label_seeds = finite.len() <= 20;
@@ -2243,7 +2300,8 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
         if label_seeds {
             provisional.push(left_out(finite.len()));
         }
-        layout_notes(root, &provisional, max_w)?.map(|nb| notes_corner(plot, &nb, &occupied, false))
+        layout_notes(root, &provisional, 0, max_w, max_lines)?
+            .map(|nb| notes_corner(plot, &nb, &occupied, false))
     };
     if let Some(r) = notes_rect {
         taken.push(r);
@@ -2293,7 +2351,7 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
     for (text, pos) in &labels {
         root.draw_text(text, &label_style, *pos)?;
     }
-    if let Some(nb) = layout_notes(root, &notes, max_w)? {
+    if let Some(nb) = layout_notes(root, &notes, 0, max_w, max_lines)? {
         // Same corner as reserved, anchored on the plot edges it touches.
         let r = match notes_rect {
             Some(n) => {
@@ -2323,7 +2381,7 @@ fn scatter_buffer(title: &str, groups: &[(String, Pairs)]) -> Result<(Size, Vec<
         let body = titled(root, title)?;
         let areas = body.split_evenly((rows, cols));
         if groups.is_empty() {
-            return draw_no_data(&areas[0], "", &["no groups were given".to_string()]);
+            return draw_no_data(&areas[0], "", &["no groups were given".to_string()], 0);
         }
         for ((name, pairs), area) in groups.iter().zip(&areas) {
             draw_pairs(root, area, name, pairs)?;
@@ -2893,7 +2951,8 @@ mod tests {
             (true, vec![0.0, 1.0, 2.0], vec![-1.0, -2.0, -3.0]),
             (false, vec![], vec![]),
         ];
-        for (log_y, xs, ys) in cases {
+        let (_keep, dir) = out_dir();
+        for (i, (log_y, xs, ys)) in cases.into_iter().enumerate() {
             let n = ys.len();
             let panel = Panel {
                 title: "extreme".into(),
@@ -2911,8 +2970,11 @@ mod tests {
                     ys: ys.clone(),
                 }],
                 notes: vec!["a very long caller note that has to be wrapped over several lines because it is far wider than the plot area of a single panel".into(); 12],
+                ..Default::default()
             };
-            bands_buffer("extreme", &[panel]).unwrap();
+            let p = dir.join(format!("extreme_{i}.png"));
+            bands_figure(&p, "extreme", &[panel]).unwrap();
+            assert_eq!(png_size(&p), (1000, 650));
             let series = [ErrorSeries {
                 label: "x".into(),
                 xs: xs.clone(),

@@ -4,6 +4,7 @@
 mod analysis;
 mod bad_input;
 mod physics;
+mod report;
 mod resume;
 mod shards;
 mod sweeps;
