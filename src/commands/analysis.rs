@@ -31,6 +31,7 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
 
 /// Collects the tables and prints what was found and the summary over seeds.
 pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
+    let _tables = dir.lock_tables(true)?;
     let c = analysis::collect(dir)?;
     println!("\n{}", analysis::summary_table(&c));
     println!("{}", c.status_line());
@@ -78,6 +79,7 @@ pub fn write_report(
 /// Runs `resweep report`.
 pub fn report(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
+    let _tables = dir.lock_tables(true)?;
     let c = analysis::collect(&dir)?;
     let built = write_report(&dir, &c)?;
     println!("{}", c.status_line());
@@ -113,7 +115,9 @@ pub fn query(a: &QueryArgs) -> anyhow::Result<Exit> {
     if format == Format::Parquet && a.out.is_none() {
         return Err(bad_input("--format parquet needs --out FILE"));
     }
+    let tables = dir.lock_tables(false)?;
     let mut df = analysis::query(&dir, sql).map_err(|e| bad_input(format!("{e:#}")))?;
+    drop(tables);
     analysis::write_output(&mut df, format, a.out.as_deref())?;
     Ok(Exit::Ok)
 }
@@ -125,8 +129,10 @@ pub fn comparison(
 ) -> anyhow::Result<compare::Comparison> {
     let runs_path = tables::table_path(dir, "runs");
     if !runs_path.is_file() {
+        let _tables = dir.lock_tables(true)?;
         analysis::collect(dir)?;
     }
+    let _tables = dir.lock_tables(false)?;
     let file = std::fs::File::open(&runs_path)
         .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
     let df = ParquetReader::new(file)

@@ -85,6 +85,27 @@ impl SweepDir {
         self.root.join("report.md")
     }
 
+    /// Locks the sweep's tables: exclusive for a writer (aggregation and report), shared for
+    /// readers (query, compare). Blocks until granted; released when the file is dropped.
+    /// Without it, a reader could open a parquet file between two renames of a concurrent
+    /// aggregation (two `resweep run` finishing together, Slurm shards) and see a mix.
+    pub fn lock_tables(&self, exclusive: bool) -> anyhow::Result<fs::File> {
+        fs::create_dir_all(&self.root)?;
+        let path = self.root.join(".tables.lock");
+        let f = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+        if exclusive {
+            f.lock()?;
+        } else {
+            f.lock_shared()?;
+        }
+        Ok(f)
+    }
+
     /// Ids of every run directory present on disk, sorted.
     pub fn run_ids_on_disk(&self) -> anyhow::Result<Vec<String>> {
         let mut ids = Vec::new();
