@@ -246,6 +246,16 @@ fn theory_curves(groups: &[Group], f: impl Fn(&Group) -> Option<Vec<f64>>) -> Ve
             });
         }
     }
+    // Many groups: one legend entry for all theory curves instead of one each.
+    if curves.len() > 4 {
+        for (i, c) in curves.iter_mut().enumerate() {
+            c.label = if i == 0 {
+                "mean-field theory, one dashed curve per group".into()
+            } else {
+                String::new()
+            };
+        }
+    }
     curves
 }
 

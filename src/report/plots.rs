@@ -288,23 +288,49 @@ fn font_at(px: f64, h: HPos, v: VPos) -> TextStyle<'static> {
     font(px).pos(Pos::new(h, v))
 }
 
+/// The arm family of a label: 0 for "plain…", 1 for "res…", none otherwise.
+fn family(label: &str) -> Option<usize> {
+    let l = label.to_lowercase();
+    if l.contains("plain") {
+        Some(0)
+    } else if l.contains("res") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// Light and dark ends of each arm family's colour ramp (warm for PlainMLP, cool for ResMLP).
+const RAMPS: [(RGBColor, RGBColor); 2] = [
+    (RGBColor(244, 180, 110), RGBColor(125, 35, 0)),
+    (RGBColor(150, 205, 240), RGBColor(8, 48, 107)),
+];
+
+fn lerp(a: RGBColor, b: RGBColor, t: f64) -> RGBColor {
+    let m = |x: u8, y: u8| (x as f64 + (y as f64 - x as f64) * t).round() as u8;
+    RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
+}
+
 /// Distinct colours for `labels`: "plain…" prefers vermillion, "res…" blue, the rest take
-/// the next unused Okabe-Ito colour (cycling when more than seven are needed).
+/// the next unused Okabe-Ito colour (cycling when more than seven are needed). When an arm
+/// has more than two labels (say one per depth), its labels take a light-to-dark ramp of
+/// the arm's hue in order of appearance instead, so arms stay apart at a glance and
+/// "darker" reads as "later in the sweep's order".
 fn assign_colors(labels: &[&str]) -> Vec<RGBColor> {
+    let counts = [0, 1].map(|f| labels.iter().filter(|l| family(l) == Some(f)).count());
+    let mut seen = [0usize; 2];
     let mut used = [false; PALETTE.len()];
     let mut out: Vec<Option<RGBColor>> = vec![None; labels.len()];
     for (i, label) in labels.iter().enumerate() {
-        let l = label.to_lowercase();
-        let preferred = if l.contains("plain") {
-            Some(0)
-        } else if l.contains("res") {
-            Some(1)
-        } else {
-            None
-        };
-        if let Some(p) = preferred.filter(|&p| !used[p]) {
-            used[p] = true;
-            out[i] = Some(PALETTE[p]);
+        let Some(f) = family(label) else { continue };
+        if counts[f] > 2 {
+            let t = seen[f] as f64 / (counts[f] - 1) as f64;
+            seen[f] += 1;
+            out[i] = Some(lerp(RAMPS[f].0, RAMPS[f].1, t));
+            used[f] = true;
+        } else if !used[f] {
+            used[f] = true;
+            out[i] = Some(PALETTE[f]);
         }
     }
     let mut next = 0;
@@ -1653,6 +1679,15 @@ fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
         (1, _) => (700, 620),
         _ => (800, 600),
     };
+    // Legends sit below the plots, about two entries a row: a panel with many bands and
+    // theory curves grows taller instead of squeezing its plot area.
+    let entries = panels
+        .iter()
+        .map(|p| p.bands.len() + p.curves.iter().filter(|c| !c.label.is_empty()).count())
+        .max()
+        .unwrap_or(0);
+    let extra_rows = entries.div_ceil(2).saturating_sub(3) as u32;
+    let ph = ph + extra_rows * LEGEND_ROW_H as u32;
     let size = (pw * cols as u32, FIG_TITLE_H + ph * rows as u32);
     let buf = render(size, |root| {
         let body = titled(root, title)?;
@@ -2667,6 +2702,20 @@ mod tests {
         assert_eq!(viridis(0.0), RGBColor(0x44, 0x01, 0x54));
         assert_eq!(viridis(1.0), RGBColor(0xfd, 0xe7, 0x25));
         assert_eq!(viridis(f64::NAN), viridis(0.0));
+        // Many groups per arm: a warm ramp for PlainMLP, a cool one for ResMLP, all distinct.
+        let labels: Vec<String> = [2, 5, 10, 20]
+            .iter()
+            .flat_map(|d| [format!("PlainMLP, depth={d}"), format!("ResMLP, depth={d}")])
+            .collect();
+        let refs: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let c = assign_colors(&refs);
+        for (label, color) in refs.iter().zip(&c) {
+            let warm = color.0 > color.2;
+            assert_eq!(warm, label.starts_with("Plain"), "{label}: {color:?}");
+        }
+        let distinct: std::collections::HashSet<(u8, u8, u8)> =
+            c.iter().map(|k| (k.0, k.1, k.2)).collect();
+        assert_eq!(distinct.len(), c.len());
     }
 
     #[test]
