@@ -182,3 +182,31 @@ fn a_failed_run_does_not_stop_the_others_and_can_be_retried() {
     assert!(out.contains("1 completed"), "{out}");
     assert!(!vdir.join("failed.json").exists());
 }
+
+#[test]
+fn a_damaged_checkpoint_is_reported_and_the_run_restarts_cleanly() {
+    let (_ref_dir, want) = reference("damaged");
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &long_sweep("damaged"));
+    let sweep_dir = dir.path().join("runs/damaged");
+    let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
+    wait_for_checkpoint(&sweep_dir);
+    signal(&child, "-KILL");
+    child.wait_with_output().unwrap();
+    // Flip one byte of every checkpoint on disk: the checksum must catch it.
+    let mut damaged = 0;
+    for run in std::fs::read_dir(sweep_dir.join("runs")).unwrap().flatten() {
+        let ckpt = run.path().join("checkpoint.bin");
+        if let Ok(mut bytes) = std::fs::read(&ckpt) {
+            bytes[40] ^= 0xff;
+            std::fs::write(&ckpt, bytes).unwrap();
+            damaged += 1;
+        }
+    }
+    assert!(damaged > 0);
+    let o = run_in(dir.path(), &["run", "s.toml", "--jobs", "2"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(err.contains("checksum mismatch") && err.contains("restarting the run from step 0"), "{err}");
+    assert_eq!(run_files(&sweep_dir), want);
+}
