@@ -7,8 +7,19 @@
 //! memory that the compiler vectorizes. Matrix products stay candle's (`Tensor::matmul`).
 //!
 //! Every kernel is deterministic: a fixed loop order, no threads.
+//!
+//! **Members.** The same kernels serve one run and a vectorized batch of `S` runs
+//! ([`super::batched`]). A 3-D operand `[S, B, n]` is `S` independent members of `B` rows
+//! each; a bias may then be `[S, n]` (one row per member, any row stride, so it can be a
+//! view into the members' stacked flat parameters) and the backward kernels return one
+//! bias-gradient row per member. Each member's slice goes through exactly the loops a
+//! single run's tensor does, in the same order, so its values are bitwise the same.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Storage, Tensor};
+use candle_core::{
+    CpuStorage, CustomOp2, CustomOp3, InplaceOp1, Layout, Result, Shape, Storage, Tensor,
+};
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Calls `f` with the contiguous `f32` data of a CPU tensor, without copying.
 pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
@@ -29,6 +40,48 @@ fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     }
 }
 
+/// Calls `f` with the contiguous `f32` data of a CPU tensor, mutably and in place.
+///
+/// This is how the vectorized trainer updates its stacked parameters without copying
+/// them out of (and back into) the tensor whose views the matrix products read. The
+/// tensor's storage is write-locked for the duration of `f`.
+pub fn with_f32_mut<R>(t: &Tensor, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
+    let mut result = None;
+    {
+        let op = MutAccess(RefCell::new(Some(|data: &mut [f32]| {
+            result = Some(f(data));
+        })));
+        t.inplace_op1(&op)?;
+    }
+    result.ok_or_else(|| candle_core::Error::Msg("in-place access did not run".into()))
+}
+
+/// The in-place op behind [`with_f32_mut`]: runs its closure once on the storage.
+struct MutAccess<F>(RefCell<Option<F>>);
+
+impl<F: FnOnce(&mut [f32])> InplaceOp1 for MutAccess<F> {
+    fn name(&self) -> &'static str {
+        "resweep-mut-access"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("in-place access expects a contiguous tensor");
+        };
+        let CpuStorage::F32(data) = storage else {
+            candle_core::bail!("in-place access expects f32 data");
+        };
+        let f = self.0.borrow_mut().take();
+        match f {
+            Some(f) => {
+                f(&mut data[start..end]);
+                Ok(())
+            }
+            None => candle_core::bail!("in-place access ran twice"),
+        }
+    }
+}
+
 /// Checks that `z` splits into rows of `n` and returns the number of rows.
 fn rows_of(what: &str, len: usize, n: usize) -> Result<usize> {
     if n == 0 || !len.is_multiple_of(n) {
@@ -37,20 +90,272 @@ fn rows_of(what: &str, len: usize, n: usize) -> Result<usize> {
     Ok(len / n)
 }
 
-/// Writes `relu(z + b)` into `out` (`z: [rows, n]`, bias `b: [n]` broadcast over rows).
-fn bias_relu_into(out: &mut [f32], z: &[f32], b: &[f32]) {
-    let n = b.len();
-    for (orow, zrow) in out.chunks_exact_mut(n).zip(z.chunks_exact(n)) {
-        for ((o, &zv), &bv) in orow.iter_mut().zip(zrow).zip(b) {
-            *o = (zv + bv).max(0.0);
+/// Checks that `rows` split evenly into `groups` members and returns the rows per member.
+fn rows_per_group(what: &str, rows: usize, groups: usize) -> Result<usize> {
+    if rows == 0 || groups == 0 || !rows.is_multiple_of(groups) {
+        candle_core::bail!("{what}: {rows} rows do not split into {groups} members");
+    }
+    Ok(rows / groups)
+}
+
+/// Members of an operand: the leading dimension of a 3-D `[S, B, n]` tensor, else 1.
+fn groups_of(l: &Layout) -> usize {
+    match l.dims() {
+        [s, _, _] => *s,
+        _ => 1,
+    }
+}
+
+/// Rows of `n` contiguous values, `stride` apart: a bias `[n]` (one row) or `[S, n]`.
+struct Rows<'a> {
+    data: &'a [f32],
+    rows: usize,
+    n: usize,
+    stride: usize,
+}
+
+impl Rows<'_> {
+    fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.stride..i * self.stride + self.n]
+    }
+}
+
+/// A 1-D or 2-D operand whose last dimension is contiguous (any row stride).
+fn rows_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Rows<'a>> {
+    let all = s.as_slice::<f32>()?;
+    let (rows, n, stride) = match (l.dims(), l.stride()) {
+        ([n], [st]) if *st == 1 || *n <= 1 => (1, *n, *n),
+        ([r, n], [rs, st]) if *st == 1 || *n <= 1 => (*r, *n, *rs),
+        _ => candle_core::bail!(
+            "resweep kernel expects a bias [n] or [members, n] with contiguous rows, got {:?} strides {:?}",
+            l.dims(),
+            l.stride()
+        ),
+    };
+    if rows == 0 || n == 0 {
+        candle_core::bail!("resweep kernel got an empty bias");
+    }
+    let start = l.start_offset();
+    let end = start + (rows - 1) * stride + n;
+    if end > all.len() {
+        candle_core::bail!("resweep kernel: bias view runs past its storage");
+    }
+    Ok(Rows {
+        data: &all[start..end],
+        rows,
+        n,
+        stride,
+    })
+}
+
+/// A vector of `len` values written by `fill`, without zero-filling it first (at a
+/// vectorized batch's sizes the zero fill cost as much as the kernel itself).
+fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    let spare = &mut v.spare_capacity_mut()[..len];
+    fill(spare);
+    // SAFETY: every kernel below writes each element of its output exactly once: its
+    // loops run `chunks_exact` over the whole output, whose length its caller checked
+    // to be a whole number of rows (and of members).
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// True when the CPU runs AVX2: the element-wise kernels and the Adam update then run a
+/// build of the same loops for 8-lane vectors instead of baseline x86-64's 4. Only
+/// additions, multiplications, comparisons, divisions and square roots are involved,
+/// never contracted into fused multiply-adds, and every reduction keeps its order, so
+/// both builds give bitwise the same values (tested).
+#[inline]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Writes `relu(z + b_g)` for each member `g` of `z` (contiguous, `b.rows` members), and,
+/// when `x` is given, `x + relu(z + b_g)` into `next`.
+fn bias_relu_members(
+    what: &str,
+    out: &mut [MaybeUninit<f32>],
+    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    z: &[f32],
+    b: &Rows,
+) -> Result<()> {
+    let rows = rows_of(what, z.len(), b.n)?;
+    let per = rows_per_group(what, rows, b.rows)? * b.n;
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { bias_relu_members_avx2(out, next, z, b, per) };
+        return Ok(());
+    }
+    bias_relu_members_impl(out, next, z, b, per);
+    Ok(())
+}
+
+/// [`bias_relu_members_impl`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn bias_relu_members_avx2(
+    out: &mut [MaybeUninit<f32>],
+    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    z: &[f32],
+    b: &Rows,
+    per: usize,
+) {
+    bias_relu_members_impl(out, next, z, b, per)
+}
+
+#[inline(always)]
+fn bias_relu_members_impl(
+    out: &mut [MaybeUninit<f32>],
+    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    z: &[f32],
+    b: &Rows,
+    per: usize,
+) {
+    match next {
+        None => {
+            for (g, (o, zc)) in out
+                .chunks_exact_mut(per)
+                .zip(z.chunks_exact(per))
+                .enumerate()
+            {
+                bias_relu_into(o, zc, b.row(g));
+            }
+        }
+        Some((next, x)) => {
+            for (g, (((o, nx), zc), xc)) in out
+                .chunks_exact_mut(per)
+                .zip(next.chunks_exact_mut(per))
+                .zip(z.chunks_exact(per))
+                .zip(x.chunks_exact(per))
+                .enumerate()
+            {
+                bias_relu_residual_into(o, nx, zc, xc, b.row(g));
+            }
         }
     }
 }
 
-/// Writes `g` masked by `a > 0` into `dz` and its column sums into `db`.
-fn mask_and_sum_into(dz: &mut [f32], db: &mut [f32], g: &[f32], a: &[f32]) {
+/// Writes `relu(z + b)` into `out` (`z: [rows, n]`, bias `b: [n]` broadcast over rows).
+#[inline(always)]
+fn bias_relu_into(out: &mut [MaybeUninit<f32>], z: &[f32], b: &[f32]) {
+    let n = b.len();
+    for (orow, zrow) in out.chunks_exact_mut(n).zip(z.chunks_exact(n)) {
+        for ((o, &zv), &bv) in orow.iter_mut().zip(zrow).zip(b) {
+            o.write((zv + bv).max(0.0));
+        }
+    }
+}
+
+/// Writes `a = relu(z + b)` into `out` and `x + a` into `next`, in one pass.
+#[inline(always)]
+fn bias_relu_residual_into(
+    out: &mut [MaybeUninit<f32>],
+    next: &mut [MaybeUninit<f32>],
+    z: &[f32],
+    x: &[f32],
+    b: &[f32],
+) {
+    let n = b.len();
+    for (((orow, nrow), zrow), xrow) in out
+        .chunks_exact_mut(n)
+        .zip(next.chunks_exact_mut(n))
+        .zip(z.chunks_exact(n))
+        .zip(x.chunks_exact(n))
+    {
+        for ((((o, nx), &zv), &xv), &bv) in orow.iter_mut().zip(nrow).zip(zrow).zip(xrow).zip(b) {
+            let av = (zv + bv).max(0.0);
+            o.write(av);
+            nx.write(xv + av);
+        }
+    }
+}
+
+/// The backward kernels' output for `groups` members of `[per / n, n]` rows each: the
+/// layer-input gradient `g = g_up + gx` (ResMLP only), then `dz = g * (a > 0)`, then one
+/// row of column sums of `dz` per member. `g_up = None` means `g = gx` (PlainMLP's top
+/// layer and every PlainMLP layer) and no `g` block is written.
+fn relu_backward_members(
+    out: &mut [MaybeUninit<f32>],
+    g_up: Option<&[f32]>,
+    gx: &[f32],
+    a: &[f32],
+    n: usize,
+    groups: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        unsafe { relu_backward_members_avx2(out, g_up, gx, a, n, groups) };
+        return;
+    }
+    relu_backward_members_impl(out, g_up, gx, a, n, groups)
+}
+
+/// [`relu_backward_members_impl`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn relu_backward_members_avx2(
+    out: &mut [MaybeUninit<f32>],
+    g_up: Option<&[f32]>,
+    gx: &[f32],
+    a: &[f32],
+    n: usize,
+    groups: usize,
+) {
+    relu_backward_members_impl(out, g_up, gx, a, n, groups)
+}
+
+#[inline(always)]
+fn relu_backward_members_impl(
+    out: &mut [MaybeUninit<f32>],
+    g_up: Option<&[f32]>,
+    gx: &[f32],
+    a: &[f32],
+    n: usize,
+    groups: usize,
+) {
+    let len = gx.len();
+    let per = len / groups;
+    let (g_out, rest) = out.split_at_mut(if g_up.is_some() { len } else { 0 });
+    let (dz, db_out) = rest.split_at_mut(len);
+    let mut db = vec![0f32; n];
+    for (s, (dzc, db_row)) in dz
+        .chunks_exact_mut(per)
+        .zip(db_out.chunks_exact_mut(n))
+        .enumerate()
+    {
+        db.fill(0.0);
+        let range = s * per..(s + 1) * per;
+        match g_up {
+            None => mask_and_sum_into(dzc, &mut db, &gx[range.clone()], &a[range]),
+            Some(up) => residual_mask_and_sum_into(
+                &mut g_out[range.clone()],
+                dzc,
+                &mut db,
+                &up[range.clone()],
+                &gx[range.clone()],
+                &a[range],
+            ),
+        }
+        for (o, &v) in db_row.iter_mut().zip(&db) {
+            o.write(v);
+        }
+    }
+}
+
+/// Writes `g` masked by `a > 0` into `dz` and adds its column sums to `db`.
+#[inline(always)]
+fn mask_and_sum_into(dz: &mut [MaybeUninit<f32>], db: &mut [f32], g: &[f32], a: &[f32]) {
     let n = db.len();
-    db.fill(0.0);
     for ((drow, grow), arow) in dz
         .chunks_exact_mut(n)
         .zip(g.chunks_exact(n))
@@ -58,13 +363,51 @@ fn mask_and_sum_into(dz: &mut [f32], db: &mut [f32], g: &[f32], a: &[f32]) {
     {
         for (((d, &gv), &av), s) in drow.iter_mut().zip(grow).zip(arow).zip(db.iter_mut()) {
             let v = if av > 0.0 { gv } else { 0.0 };
-            *d = v;
+            d.write(v);
             *s += v;
         }
     }
 }
 
-/// PlainMLP layer: `relu(z + b)` with `z: [rows, n]` and the bias `b: [n]`.
+/// Writes `g = g_up + gx` into `g`, `g` masked by `a > 0` into `dz`, and adds the column
+/// sums of `dz` to `db`, in one pass (the same values, in the same order, as
+/// `mask_and_sum_into` over a stored `g`).
+#[inline(always)]
+fn residual_mask_and_sum_into(
+    g: &mut [MaybeUninit<f32>],
+    dz: &mut [MaybeUninit<f32>],
+    db: &mut [f32],
+    g_up: &[f32],
+    gx: &[f32],
+    a: &[f32],
+) {
+    let n = db.len();
+    for ((((grow, drow), uprow), gxrow), arow) in g
+        .chunks_exact_mut(n)
+        .zip(dz.chunks_exact_mut(n))
+        .zip(g_up.chunks_exact(n))
+        .zip(gx.chunks_exact(n))
+        .zip(a.chunks_exact(n))
+    {
+        for (((((go, d), &u), &x), &av), s) in grow
+            .iter_mut()
+            .zip(drow)
+            .zip(uprow)
+            .zip(gxrow)
+            .zip(arow)
+            .zip(db.iter_mut())
+        {
+            let gv = u + x;
+            go.write(gv);
+            let v = if av > 0.0 { gv } else { 0.0 };
+            d.write(v);
+            *s += v;
+        }
+    }
+}
+
+/// PlainMLP layer: `relu(z + b)` with `z: [rows, n]` and the bias `b: [n]`; or, for
+/// `S` members, `z: [S, B, n]` and `b: [S, n]` (member `s`'s rows get bias row `s`).
 pub struct BiasRelu;
 
 impl CustomOp2 for BiasRelu {
@@ -79,10 +422,14 @@ impl CustomOp2 for BiasRelu {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (z, b) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
-        rows_of("bias-relu", z.len(), b.len())?;
-        let mut out = vec![0f32; z.len()];
-        bias_relu_into(&mut out, z, b);
+        let (z, b) = (contiguous(s1, l1)?, rows_view(s2, l2)?);
+        let rows = rows_of("bias-relu", z.len(), b.n)?;
+        rows_per_group("bias-relu", rows, b.rows)?;
+        let mut checked = Ok(());
+        let out = filled(z.len(), |out| {
+            checked = bias_relu_members("bias-relu", out, None, z, &b);
+        });
+        checked?;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -90,6 +437,8 @@ impl CustomOp2 for BiasRelu {
 /// ResMLP layer: from `z: [rows, n]`, bias `b: [n]` and the layer input `x: [rows, n]`,
 /// returns `[2 rows, n]`: the ReLU output `a = relu(z + b)` stacked over `x + a`.
 /// One pass and one allocation for both; callers take the halves with `narrow`.
+/// For `S` members (`z, x: [S, B, n]`, `b: [S, n]`) it returns `[2 S, B, n]`: the `S`
+/// ReLU outputs, then the `S` next inputs.
 pub struct BiasReluResidual;
 
 impl CustomOp3 for BiasReluResidual {
@@ -106,12 +455,7 @@ impl CustomOp3 for BiasReluResidual {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (z, b, x) = (
-            contiguous(s1, l1)?,
-            contiguous(s2, l2)?,
-            contiguous(s3, l3)?,
-        );
-        let rows = rows_of("bias-relu-residual", z.len(), b.len())?;
+        let (z, b, x) = (contiguous(s1, l1)?, rows_view(s2, l2)?, contiguous(s3, l3)?);
         if x.len() != z.len() {
             candle_core::bail!(
                 "bias-relu-residual: input has {} values, pre-activation {}",
@@ -119,19 +463,24 @@ impl CustomOp3 for BiasReluResidual {
                 z.len()
             );
         }
-        let mut out = vec![0f32; 2 * z.len()];
-        let (a, next) = out.split_at_mut(z.len());
-        bias_relu_into(a, z, b);
-        for ((o, &av), &xv) in next.iter_mut().zip(a.iter()).zip(x) {
-            *o = xv + av;
-        }
-        Ok((CpuStorage::F32(out), Shape::from((2 * rows, b.len()))))
+        let rows = rows_of("bias-relu-residual", z.len(), b.n)?;
+        rows_per_group("bias-relu-residual", rows, b.rows)?;
+        let mut checked = Ok(());
+        let out = filled(2 * z.len(), |out| {
+            let (a, next) = out.split_at_mut(z.len());
+            checked = bias_relu_members("bias-relu-residual", a, Some((next, x)), z, &b);
+        });
+        checked?;
+        let mut dims = l1.dims().to_vec();
+        dims[0] *= 2;
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
     }
 }
 
 /// Backward through a ReLU and its bias: from the gradient `g: [rows, n]` of the layer's
 /// output and its ReLU output `a`, returns `[rows + 1, n]`: `dz = g * (a > 0)` stacked over
-/// the bias gradient `sum_rows(dz)`.
+/// the bias gradient `sum_rows(dz)`. For `S` members (`g, a: [S, B, n]`) it returns
+/// `[S B + S, n]`: every member's `dz`, then one bias-gradient row per member.
 pub struct ReluBackward;
 
 impl CustomOp2 for ReluBackward {
@@ -149,6 +498,8 @@ impl CustomOp2 for ReluBackward {
         let (g, a) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
         let n = *l1.dims().last().unwrap_or(&0);
         let rows = rows_of("relu-backward", g.len(), n)?;
+        let groups = groups_of(l1);
+        rows_per_group("relu-backward", rows, groups)?;
         if g.len() != a.len() {
             candle_core::bail!(
                 "relu-backward: {} gradients for {} outputs",
@@ -156,17 +507,19 @@ impl CustomOp2 for ReluBackward {
                 a.len()
             );
         }
-        let mut out = vec![0f32; g.len() + n];
-        let (dz, db) = out.split_at_mut(g.len());
-        mask_and_sum_into(dz, db, g, a);
-        Ok((CpuStorage::F32(out), Shape::from((rows + 1, n))))
+        let out = filled(g.len() + groups * n, |out| {
+            relu_backward_members(out, None, g, a, n, groups);
+        });
+        Ok((CpuStorage::F32(out), Shape::from((rows + groups, n))))
     }
 }
 
 /// ResMLP backward step: the gradient of a layer's input is the skip path plus the branch,
 /// `g = g_up + gx`; this computes it and, for the layer below, its ReLU backward. From
 /// `g_up`, `gx` (`[rows, n]`) and the lower layer's ReLU output `a`, returns
-/// `[2 rows + 1, n]`: `g`, then `dz = g * (a > 0)`, then `sum_rows(dz)`.
+/// `[2 rows + 1, n]`: `g`, then `dz = g * (a > 0)`, then `sum_rows(dz)`. For `S` members
+/// (`[S, B, n]` operands) it returns `[2 S B + S, n]`: every member's `g`, every member's
+/// `dz`, then one bias-gradient row per member.
 pub struct ResidualBackward;
 
 impl CustomOp3 for ResidualBackward {
@@ -190,6 +543,8 @@ impl CustomOp3 for ResidualBackward {
         );
         let n = *l1.dims().last().unwrap_or(&0);
         let rows = rows_of("residual-backward", g_up.len(), n)?;
+        let groups = groups_of(l1);
+        rows_per_group("residual-backward", rows, groups)?;
         if gx.len() != g_up.len() || a.len() != g_up.len() {
             candle_core::bail!(
                 "residual-backward: mismatched sizes {} {} {}",
@@ -198,15 +553,10 @@ impl CustomOp3 for ResidualBackward {
                 a.len()
             );
         }
-        let len = g_up.len();
-        let mut out = vec![0f32; 2 * len + n];
-        let (g, rest) = out.split_at_mut(len);
-        let (dz, db) = rest.split_at_mut(len);
-        for ((o, &u), &x) in g.iter_mut().zip(g_up).zip(gx) {
-            *o = u + x;
-        }
-        mask_and_sum_into(dz, db, g, a);
-        Ok((CpuStorage::F32(out), Shape::from((2 * rows + 1, n))))
+        let out = filled(2 * g_up.len() + groups * n, |out| {
+            relu_backward_members(out, Some(g_up), gx, a, n, groups);
+        });
+        Ok((CpuStorage::F32(out), Shape::from((2 * rows + groups, n))))
     }
 }
 
@@ -303,5 +653,133 @@ mod tests {
             ]
         );
         Ok(())
+    }
+
+    /// Values that exercise signs, zeros, ties at the ReLU and a wide range of magnitudes.
+    fn values(n: usize, salt: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let h = (i ^ salt).wrapping_mul(2_654_435_761).rotate_left(7);
+                match h % 11 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => ((h % 2001) as f32 - 1000.0) * 10f32.powi((h % 13) as i32 - 9),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn member_kernels_equal_one_member_at_a_time() -> Result<()> {
+        // 3 members of 5 rows of 4 units; the bias is a strided view, as in a batch.
+        let dev = Device::Cpu;
+        let (s, b, n) = (3usize, 5usize, 4usize);
+        let stride = 7;
+        let z = values(s * b * n, 1);
+        let x = values(s * b * n, 2);
+        let g = values(s * b * n, 3);
+        let bias_store = values(s * stride, 4);
+        let bias = Tensor::from_slice(&bias_store, (s, stride), &dev)?.narrow(1, 2, n)?;
+        let zt = Tensor::from_slice(&z, (s, b, n), &dev)?;
+        let xt = Tensor::from_slice(&x, (s, b, n), &dev)?;
+        let gt = Tensor::from_slice(&g, (s, b, n), &dev)?;
+        let plain = zt.apply_op2_no_bwd(&bias, &BiasRelu)?;
+        let both = zt.apply_op3_no_bwd(&bias, &xt, &BiasReluResidual)?;
+        let back = gt.apply_op2_no_bwd(&plain, &ReluBackward)?;
+        let res = gt.apply_op3_no_bwd(&xt, &plain, &ResidualBackward)?;
+        assert_eq!(both.dims(), &[2 * s, b, n]);
+        assert_eq!(back.dims(), &[s * b + s, n]);
+        assert_eq!(res.dims(), &[2 * s * b + s, n]);
+        for m in 0..s {
+            let one = |v: &[f32]| Tensor::from_slice(&v[m * b * n..(m + 1) * b * n], (b, n), &dev);
+            let bm = Tensor::from_slice(&bias_store[m * stride + 2..m * stride + 2 + n], n, &dev)?;
+            let (zm, xm, gm) = (one(&z)?, one(&x)?, one(&g)?);
+            let a = zm.apply_op2_no_bwd(&bm, &BiasRelu)?;
+            let bits = |t: &Tensor| -> Result<Vec<u32>> {
+                Ok(t.flatten_all()?
+                    .to_vec1::<f32>()?
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect())
+            };
+            assert_eq!(bits(&plain.get(m)?)?, bits(&a)?);
+            let bo = zm.apply_op3_no_bwd(&bm, &xm, &BiasReluResidual)?;
+            assert_eq!(bits(&both.get(m)?)?, bits(&bo.narrow(0, 0, b)?)?);
+            assert_eq!(bits(&both.get(s + m)?)?, bits(&bo.narrow(0, b, b)?)?);
+            let ba = gm.apply_op2_no_bwd(&a, &ReluBackward)?;
+            assert_eq!(
+                bits(&back.narrow(0, m * b, b)?)?,
+                bits(&ba.narrow(0, 0, b)?)?
+            );
+            assert_eq!(
+                bits(&back.narrow(0, s * b + m, 1)?)?,
+                bits(&ba.narrow(0, b, 1)?)?
+            );
+            let ra = gm.apply_op3_no_bwd(&xm, &a, &ResidualBackward)?;
+            for (part, rows, at) in [(0, b, m * b), (1, b, s * b + m * b)] {
+                assert_eq!(
+                    bits(&res.narrow(0, at, rows)?)?,
+                    bits(&ra.narrow(0, part * b, rows)?)?
+                );
+            }
+            assert_eq!(
+                bits(&res.narrow(0, 2 * s * b + m, 1)?)?,
+                bits(&ra.narrow(0, 2 * b, 1)?)?
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn avx2_builds_are_bitwise_equal_to_baseline_builds() {
+        if !has_avx2() {
+            return;
+        }
+        let (s, b, n) = (3usize, 9usize, 13usize);
+        let len = s * b * n;
+        let (z, x, g, a) = (
+            values(len, 5),
+            values(len, 6),
+            values(len, 7),
+            values(len, 8),
+        );
+        let bias_store = values(s * n, 9);
+        let bias = Rows {
+            data: &bias_store,
+            rows: s,
+            n,
+            stride: n,
+        };
+        let run = |avx2: bool, residual: bool| -> (Vec<u32>, Vec<u32>) {
+            let fwd = filled(2 * len, |out| {
+                let (o, nx) = out.split_at_mut(len);
+                let next = residual.then_some((nx, x.as_slice()));
+                if avx2 {
+                    unsafe { bias_relu_members_avx2(o, next, &z, &bias, b * n) }
+                } else {
+                    bias_relu_members_impl(o, next, &z, &bias, b * n)
+                }
+                if !residual {
+                    for v in &mut out[len..] {
+                        v.write(0.0);
+                    }
+                }
+            });
+            let up = residual.then_some(g.as_slice());
+            let bwd_len = if residual { 2 * len } else { len } + s * n;
+            let bwd = filled(bwd_len, |out| {
+                if avx2 {
+                    unsafe { relu_backward_members_avx2(out, up, &x, &a, n, s) }
+                } else {
+                    relu_backward_members_impl(out, up, &x, &a, n, s)
+                }
+            });
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            (bits(&fwd), bits(&bwd))
+        };
+        for residual in [false, true] {
+            assert_eq!(run(true, residual), run(false, residual));
+        }
     }
 }

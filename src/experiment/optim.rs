@@ -54,24 +54,45 @@ impl OptimizerState {
 
     /// Applies update number `t` (1-based) with gradient `g` to `params`.
     pub fn step(&mut self, cfg: &RunConfig, t: usize, params: &mut [f32], g: &[f32]) {
+        self.step_range(cfg, t, 0, params, g);
+    }
+
+    /// Applies update number `t` to the parameters `start..start + params.len()` of the
+    /// flat buffer only (`params` and `g` hold that range). The update is element-wise, so
+    /// updating every range of a partition equals [`OptimizerState::step`] bit for bit;
+    /// the vectorized trainer updates each layer as soon as its gradient is known.
+    pub fn step_range(
+        &mut self,
+        cfg: &RunConfig,
+        t: usize,
+        start: usize,
+        params: &mut [f32],
+        g: &[f32],
+    ) {
         let lr = cfg.lr;
+        let range = start..start + params.len();
         match self {
             OptimizerState::Adam { m, v } => {
-                let (b1, b2) = (ADAM_BETA1 as f32, ADAM_BETA2 as f32);
+                let (m, v) = (&mut m[range.clone()], &mut v[range]);
                 let bc1 = 1.0 - ADAM_BETA1.powi(t as i32);
                 let bc2 = 1.0 - ADAM_BETA2.powi(t as i32);
-                let step_size = (lr / bc1) as f32;
-                let inv_sqrt_bc2 = (1.0 / bc2.sqrt()) as f32;
-                let eps = ADAM_EPS as f32;
-                for (((p, &gv), mv), vv) in
-                    params.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut())
-                {
-                    *mv = b1 * *mv + (1.0 - b1) * gv;
-                    *vv = b2 * *vv + (1.0 - b2) * gv * gv;
-                    *p -= step_size * *mv / (vv.sqrt() * inv_sqrt_bc2 + eps);
+                let k = AdamStep {
+                    b1: ADAM_BETA1 as f32,
+                    b2: ADAM_BETA2 as f32,
+                    step_size: (lr / bc1) as f32,
+                    inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
+                    eps: ADAM_EPS as f32,
+                };
+                #[cfg(target_arch = "x86_64")]
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    unsafe { adam_avx2(&k, params, g, m, v) };
+                    return;
                 }
+                adam(&k, params, g, m, v);
             }
             OptimizerState::Sgd { buf } => {
+                let buf = &mut buf[range];
                 let (mu, lr) = (cfg.momentum as f32, lr as f32);
                 for ((p, &gv), b) in params.iter_mut().zip(g).zip(buf.iter_mut()) {
                     *b = mu * *b + gv;
@@ -80,6 +101,35 @@ impl OptimizerState {
             }
         }
     }
+}
+
+/// The constants of one Adam update.
+struct AdamStep {
+    b1: f32,
+    b2: f32,
+    step_size: f32,
+    inv_sqrt_bc2: f32,
+    eps: f32,
+}
+
+/// The Adam update, element by element. Division and square root bound its speed, so it
+/// is also compiled for AVX2 ([`adam_avx2`]): 8 lanes instead of SSE2's 4, about twice
+/// as fast. Rust never contracts `a * b + c` into a fused multiply-add and IEEE division
+/// and square root are exactly rounded, so both builds give bitwise the same results.
+#[inline(always)]
+fn adam(k: &AdamStep, params: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    for (((p, &gv), mv), vv) in params.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+        *mv = k.b1 * *mv + (1.0 - k.b1) * gv;
+        *vv = k.b2 * *vv + (1.0 - k.b2) * gv * gv;
+        *p -= k.step_size * *mv / (vv.sqrt() * k.inv_sqrt_bc2 + k.eps);
+    }
+}
+
+/// [`adam`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_avx2(k: &AdamStep, params: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+    adam(k, params, g, m, v)
 }
 
 #[cfg(test)]
@@ -113,5 +163,59 @@ mod tests {
         s.step(&cfg, 2, &mut p, &[1.0]);
         // buf: 1, then 1.5; p: -0.1, then -0.25
         assert!((p[0] + 0.25).abs() < 1e-7);
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn adam_avx2_is_bitwise_equal_to_baseline() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let n = 1003;
+        let g: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919 % 2003) as f32 - 1001.0) * 10f32.powi((i % 17) as i32 - 12))
+            .collect();
+        let start: Vec<f32> = (0..n).map(|i| (i as f32).sin()).collect();
+        let mut runs = Vec::new();
+        for avx2 in [false, true] {
+            let (mut p, mut m, mut v) = (start.clone(), vec![0f32; n], vec![0f32; n]);
+            for t in 1..=20 {
+                let (bc1, bc2) = (1.0 - ADAM_BETA1.powi(t), 1.0 - ADAM_BETA2.powi(t));
+                let k = AdamStep {
+                    b1: ADAM_BETA1 as f32,
+                    b2: ADAM_BETA2 as f32,
+                    step_size: (1e-3 / bc1) as f32,
+                    inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
+                    eps: ADAM_EPS as f32,
+                };
+                if avx2 {
+                    unsafe { adam_avx2(&k, &mut p, &g, &mut m, &mut v) };
+                } else {
+                    adam(&k, &mut p, &g, &mut m, &mut v);
+                }
+            }
+            let bits = |x: &[f32]| x.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
+            runs.push((bits(&p), bits(&m), bits(&v)));
+        }
+        assert_eq!(runs[0], runs[1]);
+    }
+
+    #[test]
+    fn updating_by_ranges_equals_one_update() {
+        let cfg = RunConfig::default();
+        let n = 50;
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).cos()).collect();
+        for kind in [OptimizerKind::Adam, OptimizerKind::Sgd] {
+            let (mut whole, mut parts) = (vec![0.5f32; n], vec![0.5f32; n]);
+            let (mut sw, mut sp) = (OptimizerState::new(kind, n), OptimizerState::new(kind, n));
+            for t in 1..=3 {
+                sw.step(&cfg, t, &mut whole, &g);
+                for r in [0..7, 7..32, 32..50] {
+                    sp.step_range(&cfg, t, r.start, &mut parts[r.clone()], &g[r]);
+                }
+            }
+            assert_eq!(whole, parts);
+            assert_eq!(sw, sp);
+        }
     }
 }
