@@ -143,7 +143,7 @@ fn forward(
 }
 
 /// Mean squared error between `y` and `x`, and its gradient with respect to `y`.
-fn mse_and_grad(y: &[f32], x: &[f32]) -> (f64, Vec<f32>) {
+pub(crate) fn mse_and_grad(y: &[f32], x: &[f32]) -> (f64, Vec<f32>) {
     let n = y.len() as f64;
     let scale = (2.0 / n) as f32;
     let mut sum = 0f64;
@@ -159,14 +159,16 @@ fn mse_and_grad(y: &[f32], x: &[f32]) -> (f64, Vec<f32>) {
     (sum / n, grad)
 }
 
-fn l2(v: &[f32]) -> f64 {
+/// L2 norm, accumulated in f64.
+pub(crate) fn l2(v: &[f32]) -> f64 {
     v.iter()
         .map(|&x| (x as f64) * (x as f64))
         .sum::<f64>()
         .sqrt()
 }
 
-fn mean_std(v: &[f32]) -> (f64, f64) {
+/// Mean and population standard deviation, accumulated in f64.
+pub(crate) fn mean_std(v: &[f32]) -> (f64, f64) {
     let n = v.len() as f64;
     let mean = v.iter().map(|&x| x as f64).sum::<f64>() / n;
     let var = v.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / n;
