@@ -153,6 +153,10 @@ pub struct RunArgs {
     /// the grid. Shards may run at once into one runs directory.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::runner::shard::Shard>,
+    /// Train up to N runs that share a network shape together in one batched graph
+    /// (overrides `[execution] vectorize`; 1 = every run alone).
+    #[arg(long, value_name = "N")]
+    pub vectorize: Option<usize>,
 }
 
 /// `resweep plan`.
@@ -233,6 +237,10 @@ pub struct BenchArgs {
     /// Also time a straightforward candle-nn autograd + AdamW loop.
     #[arg(long)]
     pub autograd: bool,
+    /// Also time the vectorized step of this many runs in one batched graph (per
+    /// run-step, next to its batched matrix-product floor).
+    #[arg(long, default_value_t = 1)]
+    pub vectorize: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

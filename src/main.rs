@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         force: false,
         quiet: false,
         shard: None,
+        vectorize: None,
     }));
     let result = match &command {
         Command::Run(a) => commands::run::run(a),

@@ -12,9 +12,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
         || a.reps == 0
         || a.depth == 0
         || a.width == 0
+        || a.vectorize == 0
     {
         return Err(bad_input(
-            "--batch, --steps, --reps, --depth and --width must all be at least 1",
+            "--batch, --steps, --reps, --depth, --width and --vectorize must all be at least 1",
         ));
     }
     let spec = BenchSpec {
@@ -24,6 +25,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
         steps: a.steps,
         reps: a.reps,
         with_autograd: a.autograd,
+        vectorize: a.vectorize,
     };
     let rows = bench::run(&spec)?;
     if a.json {
@@ -31,20 +33,39 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::Ok);
     }
     println!(
-        "training step, depth {} width {}, one thread, median of {} x {} steps",
-        a.depth, a.width, a.reps, a.steps
+        "training step, depth {} width {}, one thread, median of {} x {} steps{}",
+        a.depth,
+        a.width,
+        a.reps,
+        a.steps,
+        if a.vectorize > 1 {
+            format!(
+                " (vectorized: {} runs per graph, {} batched steps per repetition; figures per run-step)",
+                a.vectorize,
+                (a.steps / a.vectorize).max(5)
+            )
+        } else {
+            String::new()
+        }
     );
     println!(
-        "{:>6}  {:>12}  {:>8}  {:>16}  {:>10}  {:>14}",
-        "batch", "us/step", "GFLOP/s", "matmul floor us", "x floor", "autograd us"
+        "{:>6}  {:>10}  {:>12}  {:>8}  {:>16}  {:>10}  {:>14}",
+        "batch",
+        "runs/graph",
+        "us/run-step",
+        "GFLOP/s",
+        "matmul floor us",
+        "x floor",
+        "autograd us"
     );
     for r in rows {
         let autograd = r
             .autograd_us_per_step
             .map_or("-".to_string(), |v| format!("{v:.0}"));
         println!(
-            "{:>6}  {:>12.0}  {:>8.1}  {:>16.0}  {:>10.2}  {:>14}",
+            "{:>6}  {:>10}  {:>12.0}  {:>8.1}  {:>16.0}  {:>10.2}  {:>14}",
             r.batch,
+            r.vectorize,
             r.us_per_step,
             r.gflops,
             r.matmul_floor_us,

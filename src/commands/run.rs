@@ -179,6 +179,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if let Some(0) = args.vectorize {
+        return Err(bad_input("--vectorize must be at least 1"));
+    }
+    let vectorize = args.vectorize.unwrap_or(l.spec.execution.vectorize);
 
     // Everything checked: from here on the sweep directory is written.
     std::fs::create_dir_all(l.dir.runs())?;
@@ -206,6 +210,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         jobs,
         checkpoint_every: l.spec.execution.checkpoint_every,
         retry_failed: args.retry_failed,
+        vectorize,
     };
     let result = runner::execute(&l.dir, &runs, &opts, &sink, &cancel);
     drop(sink);
@@ -217,7 +222,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         .shard
         .map_or(String::new(), |s| format!(" (shard {s})"));
     println!(
-        "sweep `{}`{shard_text}: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs",
+        "sweep `{}`{shard_text}: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs{}",
         l.spec.name,
         s.total,
         s.completed,
@@ -227,7 +232,8 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         if s.skipped_failed > 0 { format!(", {} failed before (skipped; --retry-failed reruns them)", s.skipped_failed) } else { String::new() },
         if s.skipped_locked > 0 { format!(", {} busy in another process", s.skipped_locked) } else { String::new() },
         s.wall.as_secs_f64(),
-        jobs
+        jobs,
+        if vectorize > 1 { format!(", up to {vectorize} runs per batched graph") } else { String::new() }
     );
     // Tables are rebuilt from disk after every run, finished or not; a shard leaves that
     // to the job that runs after all shards.

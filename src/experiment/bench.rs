@@ -2,9 +2,15 @@
 //! calling thread, next to the floor set by the step's matrix products alone and to a
 //! straightforward candle-nn + autograd + `AdamW` loop of the same training.
 //!
+//! With `vectorize = S > 1` it also times the vectorized step of
+//! [`super::batched::BatchedTrainer`] (`S` runs in one batched graph) and, as its floor,
+//! the same step's batched matrix products on the same strided views of stacked weights;
+//! both are reported per run-step (the batched time divided by `S`).
+//!
 //! Timing is reported, never asserted: this machine is shared and noisy, so each figure
 //! is the median of several repetitions.
 
+use super::batched::BatchedTrainer;
 use super::kernels::FlushDenormals;
 use super::model::{self, Arch};
 use super::optim::OptimizerState;
@@ -15,16 +21,20 @@ use candle_nn::{Linear, Module, Optimizer};
 use serde::Serialize;
 use std::time::Instant;
 
-/// Figures for one batch size.
+/// Figures for one batch size and one way of training.
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchRow {
     /// Batch size.
     pub batch: usize,
-    /// Median microseconds per training step (batch, forward, backward, update).
+    /// Runs per batched graph: 1 for the one-run path, `S` for the vectorized step.
+    pub vectorize: usize,
+    /// Median microseconds per training step of one run (batch, forward, backward,
+    /// update); for a vectorized row, the batched step's time divided by `S`.
     pub us_per_step: f64,
     /// Achieved GFLOP/s counting the step's matrix products (`6 B w^2 L - 2 B w^2`).
     pub gflops: f64,
-    /// Median microseconds of the step's matrix products alone: the arithmetic floor.
+    /// Median microseconds of the step's matrix products alone: the arithmetic floor
+    /// (per run: batched products divided by `S` for a vectorized row).
     pub matmul_floor_us: f64,
     /// Median microseconds per step of the candle-nn autograd + AdamW loop.
     pub autograd_us_per_step: Option<f64>,
@@ -45,6 +55,9 @@ pub struct BenchSpec {
     pub reps: usize,
     /// Also time the candle-nn autograd reference loop.
     pub with_autograd: bool,
+    /// Also time the vectorized step of this many runs (1: only the one-run path). Its
+    /// repetitions take `max(steps / vectorize, 5)` batched steps each.
+    pub vectorize: usize,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -119,13 +132,65 @@ pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
         let flops = (6 * spec.depth - 2) as f64 * (batch * w * w) as f64;
         rows.push(BenchRow {
             batch,
+            vectorize: 1,
             us_per_step,
             gflops: flops / us_per_step / 1e3,
             matmul_floor_us,
             autograd_us_per_step,
         });
+        if spec.vectorize > 1 {
+            let (us_per_step, matmul_floor_us) = vectorized(&cfg, spec)?;
+            rows.push(BenchRow {
+                batch,
+                vectorize: spec.vectorize,
+                us_per_step,
+                gflops: flops / us_per_step / 1e3,
+                matmul_floor_us,
+                autograd_us_per_step: None,
+            });
+        }
     }
     Ok(rows)
+}
+
+/// The vectorized step of `spec.vectorize` runs (seeds 0..S of `cfg`) and its batched
+/// matrix products, both in microseconds per run-step.
+fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<(f64, f64)> {
+    let s = spec.vectorize;
+    let steps = (spec.steps / s).max(5);
+    let cfgs: Vec<RunConfig> = (0..s as u64)
+        .map(|seed| RunConfig {
+            seed,
+            steps: usize::MAX / 2,
+            ..cfg.clone()
+        })
+        .collect();
+    let mut trainer = BatchedTrainer::new(&cfgs)?;
+    let us = time_reps(spec.reps, steps, |_| trainer.bench_step())?;
+
+    // The floor: the step's products on the same shapes and strided views.
+    let arch = Arch::of(cfg);
+    let (w, b, dev) = (arch.width, cfg.batch_size, Device::Cpu);
+    let mut flat = Vec::with_capacity(s * arch.param_count());
+    for c in &cfgs {
+        flat.extend(model::init_params(c).0);
+    }
+    let params = Tensor::from_vec(flat, (s, arch.depth, w + 1, w), &dev)?;
+    let x = Tensor::from_vec(streams::train_batch(0, 0, s * b, w), (s, b, w), &dev)?;
+    let weights: Vec<Tensor> = (0..arch.depth)
+        .map(|l| params.narrow(1, l, 1)?.squeeze(1)?.narrow(1, 0, w))
+        .collect::<Result<_, _>>()?;
+    let floor = time_reps(spec.reps, steps, |_| {
+        for (l, wl) in weights.iter().enumerate() {
+            let h = x.matmul(&wl.t()?)?;
+            let _dw = h.t()?.matmul(&x)?;
+            if l > 0 {
+                let _dx = h.matmul(wl)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok((us / s as f64, floor / s as f64))
 }
 
 /// The straightforward candle loop: `candle_nn::Linear` layers, autograd, `AdamW` with no

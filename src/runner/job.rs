@@ -1,19 +1,80 @@
-//! One run from start (or checkpoint) to `result.json`: the only place that ties the
-//! trainer to a run directory.
+//! Runs from start (or checkpoint) to `result.json`: the only place that ties trainers to
+//! run directories.
+//!
+//! A run is first [`open`]ed (directory prepared, checkpoint read), then trained alone
+//! with a [`Trainer`] or together with other runs of its shape in a [`BatchedTrainer`];
+//! either way it gets its own [`Recorder`] writing into its own directory, its own
+//! checkpoints and its own `result.json`, concluded the same way.
 
 use super::{Event, EventSink, RunOutcome};
 use crate::config::{RunConfig, SCHEMA_VERSION};
+use crate::experiment::optim::OptimizerState;
 use crate::experiment::{
-    Ending, LayerRecord, Observer, RunMetrics, StepRecord, TrainState, Trainer,
+    model, BatchedTrainer, Ending, Fingerprints, LayerRecord, Observer, RunMetrics, StepRecord,
+    TrainState, Trainer,
 };
 use crate::store::checkpoint::Checkpoint;
 use crate::store::jsonl;
 use crate::store::{RunDir, RunResult};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// How often (in steps) a worker reports progress.
 const PROGRESS_EVERY: usize = 10;
+
+/// A run ready to train: its directory prepared and its starting point read.
+pub struct Opened {
+    dir: RunDir,
+    cfg: RunConfig,
+    run_id: String,
+    /// The checkpointed state to continue from; `None` starts afresh.
+    state: Option<TrainState>,
+    steps_len: u64,
+    layers_len: u64,
+    elapsed_before: f64,
+}
+
+impl Opened {
+    /// The step the run starts from (0 unless resumed).
+    pub fn start_step(&self) -> usize {
+        self.state.as_ref().map_or(0, |s| s.step)
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+}
+
+/// Prepares a run's directory (config.json, no stale failure) and reads its checkpoint:
+/// a valid one is resumed, anything else restarts the run from step 0 (its records are
+/// truncated when the recorder opens them). The caller holds the run's lock.
+pub fn open(dir: &RunDir, cfg: &RunConfig, events: &EventSink) -> anyhow::Result<Opened> {
+    let run_id = cfg.run_id();
+    dir.prepare(&run_id, cfg)?;
+    dir.clear_failure()?;
+    let (state, steps_len, layers_len, elapsed_before) = match dir.read_checkpoint() {
+        Ok(c) => (Some(c.state), c.steps_len, c.layers_len, c.elapsed_s),
+        Err(e) => {
+            if dir.checkpoint_file().exists() {
+                events.send(Event::Warning(format!(
+                    "{run_id}: {e}; restarting the run from step 0"
+                )));
+            }
+            (None, 0, 0, 0.0)
+        }
+    };
+    Ok(Opened {
+        dir: dir.clone(),
+        cfg: cfg.clone(),
+        run_id,
+        state,
+        steps_len,
+        layers_len,
+        elapsed_before,
+    })
+}
 
 /// Writes a run's records to its directory, checkpoints it, relays progress and watches
 /// for cancellation.
@@ -30,7 +91,27 @@ struct Recorder<'a> {
     elapsed_before: f64,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    fn new(
+        o: &'a Opened,
+        worker: usize,
+        events: &'a EventSink,
+        cancel: &'a AtomicBool,
+    ) -> anyhow::Result<Recorder<'a>> {
+        Ok(Recorder {
+            dir: &o.dir,
+            steps: jsonl::Writer::open_at(&o.dir.steps_file(), o.steps_len)?,
+            layers: jsonl::Writer::open_at(&o.dir.layers_file(), o.layers_len)?,
+            worker,
+            run_id: &o.run_id,
+            total: o.cfg.steps,
+            events,
+            cancel,
+            started: Instant::now(),
+            elapsed_before: o.elapsed_before,
+        })
+    }
+
     fn elapsed(&self) -> f64 {
         self.elapsed_before + self.started.elapsed().as_secs_f64()
     }
@@ -84,85 +165,233 @@ pub fn run_one(
     events: &EventSink,
     cancel: &AtomicBool,
 ) -> anyhow::Result<RunOutcome> {
-    let run_id = cfg.run_id();
-    dir.prepare(&run_id, cfg)?;
-    dir.clear_failure()?;
+    let opened = open(dir, cfg, events)?;
+    train_alone(opened, checkpoint_every, worker, events, cancel)
+}
 
-    // Resume from a valid checkpoint; otherwise start afresh (truncating any records).
-    let mut resumed = false;
-    let (mut trainer, steps_len, layers_len, elapsed_before) = match dir.read_checkpoint() {
-        Ok(c) => {
-            resumed = true;
-            let t = Trainer::resume(cfg, c.state)?;
-            (t, c.steps_len, c.layers_len, c.elapsed_s)
-        }
-        Err(e) => {
-            if dir.checkpoint_file().exists() {
-                events.send(Event::Warning(format!(
-                    "{run_id}: {e}; restarting the run from step 0"
-                )));
+/// Trains opened runs, results in their order: runs that start from the same step go
+/// together into one [`BatchedTrainer`] (a group of one trains alone, through the
+/// one-run [`Trainer`]). The caller holds every run's lock and has checked that the runs
+/// share a [`crate::experiment::BatchKey`]. The groups run one after the other.
+pub fn run_opened(
+    opened: Vec<Opened>,
+    checkpoint_every: usize,
+    worker: usize,
+    events: &EventSink,
+    cancel: &AtomicBool,
+) -> Vec<anyhow::Result<RunOutcome>> {
+    let n = opened.len();
+    let mut groups: BTreeMap<usize, Vec<(usize, Opened)>> = BTreeMap::new();
+    for (k, o) in opened.into_iter().enumerate() {
+        groups.entry(o.start_step()).or_default().push((k, o));
+    }
+    let mut results: Vec<Option<anyhow::Result<RunOutcome>>> = (0..n).map(|_| None).collect();
+    for (_, group) in groups {
+        if cancel.load(Ordering::Relaxed) {
+            // Cancelled between groups: the rest stay as they are on disk (resumable).
+            for (k, _) in group {
+                results[k] = Some(Ok(RunOutcome::Interrupted));
             }
-            (Trainer::new(cfg)?, 0, 0, 0.0)
+            continue;
         }
+        let (ks, members): (Vec<usize>, Vec<Opened>) = group.into_iter().unzip();
+        let outcomes = if members.len() == 1 {
+            let o = members.into_iter().next().expect("one member");
+            vec![train_alone(o, checkpoint_every, worker, events, cancel)]
+        } else {
+            train_batched(members, checkpoint_every, worker, events, cancel)
+        };
+        for (k, r) in ks.into_iter().zip(outcomes) {
+            results[k] = Some(r);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("run was not trained"))))
+        .collect()
+}
+
+/// One run through the one-run trainer.
+fn train_alone(
+    mut o: Opened,
+    checkpoint_every: usize,
+    worker: usize,
+    events: &EventSink,
+    cancel: &AtomicBool,
+) -> anyhow::Result<RunOutcome> {
+    let resumed = o.state.is_some();
+    let mut trainer = match o.state.take() {
+        Some(state) => Trainer::resume(&o.cfg, state)?,
+        None => Trainer::new(&o.cfg)?,
     };
-    let start_step = trainer.state().step;
     events.send(Event::Started {
         worker,
-        run_id: run_id.clone(),
-        steps: cfg.steps,
-        from_step: start_step,
+        run_id: o.run_id.clone(),
+        steps: o.cfg.steps,
+        from_step: trainer.state().step,
     });
-    let mut rec = Recorder {
-        dir,
-        steps: jsonl::Writer::open_at(&dir.steps_file(), steps_len)?,
-        layers: jsonl::Writer::open_at(&dir.layers_file(), layers_len)?,
-        worker,
-        run_id: &run_id,
-        total: cfg.steps,
-        events,
-        cancel,
-        started: Instant::now(),
-        elapsed_before,
-    };
+    let mut rec = Recorder::new(&o, worker, events, cancel)?;
     let ending = trainer.run(checkpoint_every, &mut rec)?;
+    let fingerprints = trainer.fingerprints().clone();
+    conclude(&o, rec, ending, trainer.state(), fingerprints, resumed, 1)
+}
+
+/// Runs of one shape, all at the same step, through one batched trainer.
+fn train_batched(
+    mut members: Vec<Opened>,
+    checkpoint_every: usize,
+    worker: usize,
+    events: &EventSink,
+    cancel: &AtomicBool,
+) -> Vec<anyhow::Result<RunOutcome>> {
+    let vectorize = members.len();
+    let resumed: Vec<bool> = members.iter().map(|o| o.state.is_some()).collect();
+    let states: Vec<(RunConfig, TrainState)> = members
+        .iter_mut()
+        .map(|o| {
+            let state = o.state.take().unwrap_or_else(|| {
+                let (params, _) = model::init_params(&o.cfg);
+                let opt = OptimizerState::new(o.cfg.optimizer, params.len());
+                TrainState {
+                    step: 0,
+                    params,
+                    opt,
+                }
+            });
+            (o.cfg.clone(), state)
+        })
+        .collect();
+    let start_step = states.first().map_or(0, |(_, s)| s.step);
+    let mut trainer = match BatchedTrainer::from_states(states) {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            return members
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("{msg}")))
+                .collect();
+        }
+    };
+    for o in &members {
+        events.send(Event::Started {
+            worker,
+            run_id: o.run_id.clone(),
+            steps: o.cfg.steps,
+            from_step: start_step,
+        });
+    }
+    // Every member gets its recorder; one that cannot open its files fails alone, and the
+    // batch trains on with a recorder-less stand-in that stops it at once.
+    let mut recorders: Vec<anyhow::Result<Recorder>> = members
+        .iter()
+        .map(|o| Recorder::new(o, worker, events, cancel))
+        .collect();
+    let mut stand_ins: Vec<StopAtOnce> = recorders.iter().map(|_| StopAtOnce).collect();
+    let endings = {
+        let mut observers: Vec<&mut dyn Observer> = recorders
+            .iter_mut()
+            .zip(stand_ins.iter_mut())
+            .map(|(r, s)| match r {
+                Ok(r) => r as &mut dyn Observer,
+                Err(_) => s as &mut dyn Observer,
+            })
+            .collect();
+        trainer.run(checkpoint_every, &mut observers)
+    };
+    let endings = match endings {
+        Ok(e) => e,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            return members
+                .iter()
+                .map(|_| Err(anyhow::anyhow!("{msg}")))
+                .collect();
+        }
+    };
+    let mut out = Vec::with_capacity(members.len());
+    for (i, ((o, rec), ending)) in members.iter().zip(recorders).zip(endings).enumerate() {
+        let result = (|| {
+            let rec = rec?;
+            let ending = ending?;
+            let state = trainer.state(i)?;
+            conclude(
+                o,
+                rec,
+                ending,
+                &state,
+                trainer.fingerprints(i).clone(),
+                resumed[i],
+                vectorize,
+            )
+        })();
+        out.push(result);
+    }
+    out
+}
+
+/// The observer of a batch member whose recorder could not be opened: records nothing
+/// and fails the member at its first record.
+struct StopAtOnce;
+
+impl Observer for StopAtOnce {
+    fn record(&mut self, _: &StepRecord, _: &[LayerRecord]) -> anyhow::Result<()> {
+        anyhow::bail!("the run's metrics files could not be opened")
+    }
+    fn checkpoint(&mut self, _: &TrainState) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn should_stop(&mut self) -> bool {
+        true
+    }
+}
+
+/// The end of a run's session: a checkpoint when interrupted, else `result.json`
+/// computed from what is on disk, as aggregation will see it.
+fn conclude(
+    o: &Opened,
+    mut rec: Recorder,
+    ending: Ending,
+    state: &TrainState,
+    fingerprints: Fingerprints,
+    resumed: bool,
+    vectorize: usize,
+) -> anyhow::Result<RunOutcome> {
     if let Ending::Interrupted { .. } = ending {
-        rec.save(trainer.state())?;
+        rec.save(state)?;
         return Ok(RunOutcome::Interrupted);
     }
     rec.steps.sync()?;
     rec.layers.sync()?;
     let wall = rec.elapsed();
-
-    // The result is computed from what is on disk, as aggregation will see it.
-    let (steps, layers) = dir.read_records()?;
+    let (steps, layers) = o.dir.read_records()?;
     let diverged_step = match ending {
         Ending::Diverged { step } => Some(step),
         _ => None,
     };
-    let metrics = RunMetrics::from_records(cfg.depth, &steps, &layers, diverged_step);
+    let metrics = RunMetrics::from_records(o.cfg.depth, &steps, &layers, diverged_step);
     let result = RunResult {
         schema_version: SCHEMA_VERSION,
-        run_id: run_id.clone(),
+        run_id: o.run_id.clone(),
         status: if diverged_step.is_some() {
             "diverged"
         } else {
             "completed"
         }
         .into(),
-        config: cfg.clone(),
+        config: o.cfg.clone(),
         metrics,
-        fingerprints: trainer.fingerprints().clone(),
-        param_count: cfg.param_count(),
+        fingerprints,
+        param_count: o.cfg.param_count(),
         wall_time_s: wall,
         steps_per_s: (steps.len() as f64) / wall.max(1e-9),
         resumed,
         threads: 1,
-        vectorize: 1,
+        vectorize,
         resweep_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: option_env!("RESWEEP_GIT_COMMIT").map(str::to_string),
         finished_at: crate::store::run_dir::now_rfc3339(),
     };
-    dir.finish(&result)?;
+    o.dir.finish(&result)?;
     Ok(match diverged_step {
         Some(step) => RunOutcome::Diverged { step },
         None => RunOutcome::Completed,

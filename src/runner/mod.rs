@@ -1,6 +1,10 @@
 //! Executes a sweep's pending runs in parallel: a rayon pool of `jobs` workers, each run's
 //! math pinned to its worker's thread, every run its own fault domain.
 //!
+//! With `vectorize = N > 1` the planner ([`plan_batches`]) first groups pending runs that
+//! share a network shape ([`BatchKey`]) and a start step into batches of up to `N`; each
+//! batch is one task, trained in one batched graph, every member still writing its own
+//! directory, checkpoints and result.
 //! Workers never print. They send typed [`Event`]s through an [`EventSink`] to the one
 //! reporter thread ([`reporter`]) that owns the terminal. Cancellation is an
 //! `AtomicBool` passed in explicitly: once set, no new run starts and running ones
@@ -11,6 +15,7 @@ pub mod reporter;
 pub mod shard;
 
 use crate::config::RunConfig;
+use crate::experiment::BatchKey;
 use crate::store::{RunStatus, SweepDir};
 use rayon::prelude::*;
 use std::panic::AssertUnwindSafe;
@@ -123,6 +128,9 @@ pub struct ExecOptions {
     pub checkpoint_every: usize,
     /// Run again the runs whose last attempt failed.
     pub retry_failed: bool,
+    /// Train up to this many runs of one shape and start step together in one batched
+    /// graph (1 = every run alone).
+    pub vectorize: usize,
 }
 
 /// What an execution did.
@@ -169,6 +177,73 @@ enum Tally {
     AlreadyDone,
 }
 
+/// Splits pending runs (with the step each starts from) into the tasks the workers take.
+///
+/// With `vectorize <= 1` every run is its own task, in the given order. Otherwise runs
+/// that share a [`BatchKey`] and a start step form a group (in order of first
+/// appearance); a group of `n` runs is split into `ceil(n / vectorize)` batches of
+/// near-equal size (20 runs at `vectorize = 16` make two batches of 10, not 16 + 4), and
+/// while there are fewer batches than `jobs` the groups with the largest batches are
+/// split further, so that no worker idles for want of a task. Batches are returned
+/// largest first (more work first balances the workers); the result depends only on the
+/// arguments.
+pub fn plan_batches<'a>(
+    pending: &[(&'a RunConfig, usize)],
+    vectorize: usize,
+    jobs: usize,
+) -> Vec<Vec<&'a RunConfig>> {
+    if vectorize <= 1 {
+        return pending.iter().map(|(cfg, _)| vec![*cfg]).collect();
+    }
+    let mut keys: Vec<(BatchKey, usize)> = Vec::new();
+    let mut groups: Vec<Vec<&RunConfig>> = Vec::new();
+    for &(cfg, start) in pending {
+        let key = (BatchKey::of(cfg), start);
+        match keys.iter().position(|k| *k == key) {
+            Some(g) => groups[g].push(cfg),
+            None => {
+                keys.push(key);
+                groups.push(vec![cfg]);
+            }
+        }
+    }
+    let mut counts: Vec<usize> = groups.iter().map(|g| g.len().div_ceil(vectorize)).collect();
+    while counts.iter().sum::<usize>() < jobs {
+        let widest = (0..groups.len())
+            .filter(|&g| counts[g] < groups[g].len())
+            .max_by_key(|&g| (groups[g].len().div_ceil(counts[g]), std::cmp::Reverse(g)));
+        match widest {
+            Some(g) => counts[g] += 1,
+            None => break,
+        }
+    }
+    let mut batches: Vec<Vec<&RunConfig>> = Vec::new();
+    for (group, k) in groups.into_iter().zip(counts) {
+        let (base, extra) = (group.len() / k, group.len() % k);
+        let mut rest = group.as_slice();
+        for i in 0..k {
+            let (batch, tail) = rest.split_at(base + usize::from(i < extra));
+            batches.push(batch.to_vec());
+            rest = tail;
+        }
+    }
+    let work = |b: &Vec<&RunConfig>| b.iter().map(|c| c.estimated_flops()).sum::<f64>();
+    batches.sort_by(|a, b| work(b).total_cmp(&work(a)));
+    batches
+}
+
+/// The step a pending run will start from: its checkpoint's, else 0.
+fn start_step(status: &RunStatus, sweep: &SweepDir, cfg: &RunConfig) -> usize {
+    match status {
+        RunStatus::Partial { step } => *step,
+        RunStatus::Failed { .. } => sweep
+            .run(&cfg.run_id())
+            .read_checkpoint()
+            .map_or(0, |c| c.state.step),
+        _ => 0,
+    }
+}
+
 /// Runs every run of `runs` that is not complete, `opts.jobs` at a time.
 pub fn execute(
     sweep: &SweepDir,
@@ -187,7 +262,7 @@ pub fn execute(
         match sweep.run(&cfg.run_id()).status() {
             RunStatus::Done { .. } => summary.already_done += 1,
             RunStatus::Failed { .. } if !opts.retry_failed => summary.skipped_failed += 1,
-            _ => pending.push(cfg),
+            status => pending.push((cfg, start_step(&status, sweep, cfg))),
         }
     }
     events.send(Event::Plan {
@@ -199,14 +274,15 @@ pub fn execute(
         .num_threads(opts.jobs.max(1))
         .thread_name(|i| format!("resweep-worker-{i}"))
         .build()?;
-    let tallies: Vec<Tally> = pool.install(|| {
-        pending
+    let batches = plan_batches(&pending, opts.vectorize, opts.jobs);
+    let tallies: Vec<Vec<Tally>> = pool.install(|| {
+        batches
             .par_iter()
             .with_max_len(1)
-            .map(|cfg| run_locked(sweep, cfg, opts, events, cancel))
+            .map(|batch| run_locked(sweep, batch, opts, events, cancel))
             .collect()
     });
-    for t in tallies {
+    for t in tallies.into_iter().flatten() {
         match t {
             Tally::Outcome(RunOutcome::Completed) => summary.completed += 1,
             Tally::Outcome(RunOutcome::Diverged { .. }) => summary.diverged += 1,
@@ -221,64 +297,194 @@ pub fn execute(
     Ok(summary)
 }
 
+/// Locks and trains one task's runs (one run, or a batch sharing a shape); one tally per
+/// run, in order. A run locked by another process is skipped, one found complete (or
+/// failed, without `--retry-failed`) since planning is left alone, and the others train
+/// together.
 fn run_locked(
     sweep: &SweepDir,
-    cfg: &RunConfig,
+    batch: &[&RunConfig],
     opts: &ExecOptions,
     events: &EventSink,
     cancel: &AtomicBool,
-) -> Tally {
+) -> Vec<Tally> {
     if cancel.load(Ordering::Relaxed) {
-        return Tally::NotStarted;
+        return batch.iter().map(|_| Tally::NotStarted).collect();
     }
     let worker = rayon::current_thread_index().unwrap_or(0);
-    let run_id = cfg.run_id();
-    let dir = sweep.run(&run_id);
-    let fail = |reason: String| {
-        let _ = dir.write_failure(&run_id, &reason);
+    let fail = |run_id: &str, reason: String| {
+        let _ = sweep.run(run_id).write_failure(run_id, &reason);
         events.send(Event::Failed {
             worker,
-            run_id: run_id.clone(),
+            run_id: run_id.to_string(),
             reason,
         });
         Tally::Failed
     };
-    let _lock = match dir.try_lock() {
-        Ok(Some(lock)) => lock,
-        Ok(None) => {
-            events.send(Event::Warning(format!(
-                "{run_id}: skipped, another resweep process is running it"
-            )));
-            return Tally::Locked;
+    let mut tallies: Vec<Option<Tally>> = batch.iter().map(|_| None).collect();
+    let mut locks = Vec::with_capacity(batch.len());
+    let mut opened = Vec::with_capacity(batch.len());
+    let mut slots = Vec::with_capacity(batch.len());
+    for (k, cfg) in batch.iter().enumerate() {
+        let run_id = cfg.run_id();
+        let dir = sweep.run(&run_id);
+        match dir.try_lock() {
+            Ok(Some(lock)) => locks.push(lock),
+            Ok(None) => {
+                events.send(Event::Warning(format!(
+                    "{run_id}: skipped, another resweep process is running it"
+                )));
+                tallies[k] = Some(Tally::Locked);
+                continue;
+            }
+            Err(e) => {
+                tallies[k] = Some(fail(&run_id, format!("cannot lock the run directory: {e}")));
+                continue;
+            }
         }
-        Err(e) => return fail(format!("cannot lock the run directory: {e}")),
-    };
-    // Another process may have finished it between planning and locking.
-    match dir.status() {
-        RunStatus::Done { .. } => return Tally::AlreadyDone,
-        RunStatus::Failed { .. } if !opts.retry_failed => return Tally::Failed,
-        _ => {}
+        // Another process may have finished it between planning and locking.
+        match dir.status() {
+            RunStatus::Done { .. } => {
+                tallies[k] = Some(Tally::AlreadyDone);
+                continue;
+            }
+            RunStatus::Failed { .. } if !opts.retry_failed => {
+                tallies[k] = Some(Tally::Failed);
+                continue;
+            }
+            _ => {}
+        }
+        match job::open(&dir, cfg, events) {
+            Ok(o) => {
+                opened.push(o);
+                slots.push(k);
+            }
+            Err(e) => tallies[k] = Some(fail(&run_id, format!("{e:#}"))),
+        }
     }
+    let ids: Vec<String> = opened.iter().map(|o| o.run_id().to_string()).collect();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        job::run_one(&dir, cfg, opts.checkpoint_every, worker, events, cancel)
+        job::run_opened(opened, opts.checkpoint_every, worker, events, cancel)
     }));
-    match result {
-        Ok(Ok(outcome)) => {
-            events.send(Event::Finished {
-                worker,
-                run_id: run_id.clone(),
-                outcome: outcome.clone(),
-            });
-            Tally::Outcome(outcome)
-        }
-        Ok(Err(e)) => fail(format!("{e:#}")),
+    let outcomes: Vec<anyhow::Result<RunOutcome>> = match result {
+        Ok(outcomes) => outcomes,
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            fail(format!("internal error (panic): {msg}"))
+            ids.iter()
+                .map(|_| Err(anyhow::anyhow!("internal error (panic): {msg}")))
+                .collect()
         }
+    };
+    for ((k, run_id), outcome) in slots.into_iter().zip(&ids).zip(outcomes) {
+        tallies[k] = Some(match outcome {
+            Ok(outcome) => {
+                events.send(Event::Finished {
+                    worker,
+                    run_id: run_id.clone(),
+                    outcome: outcome.clone(),
+                });
+                Tally::Outcome(outcome)
+            }
+            Err(e) => fail(run_id, format!("{e:#}")),
+        });
+    }
+    drop(locks);
+    tallies
+        .into_iter()
+        .map(|t| t.unwrap_or(Tally::NotStarted))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(residual: bool, seed: u64, depth: usize) -> RunConfig {
+        RunConfig {
+            residual,
+            seed,
+            depth,
+            ..RunConfig::default()
+        }
+    }
+
+    fn sizes(batches: &[Vec<&RunConfig>]) -> Vec<usize> {
+        batches.iter().map(Vec::len).collect()
+    }
+
+    #[test]
+    fn without_vectorize_every_run_is_its_own_task_in_order() {
+        let runs: Vec<RunConfig> = (0..5).map(|s| run(s % 2 == 0, s, 20)).collect();
+        let pending: Vec<(&RunConfig, usize)> = runs.iter().map(|c| (c, 0)).collect();
+        let batches = plan_batches(&pending, 1, 2);
+        assert_eq!(sizes(&batches), vec![1; 5]);
+        for (b, c) in batches.iter().zip(&runs) {
+            assert_eq!(b[0], c);
+        }
+    }
+
+    #[test]
+    fn batches_share_shape_and_start_and_split_evenly() {
+        // The default sweep: 20 PlainMLP and 20 ResMLP runs (two init scales each).
+        let mut runs = Vec::new();
+        for residual in [false, true] {
+            for scale in [
+                crate::config::InitScale::Value(1.0),
+                crate::config::InitScale::Value(0.2),
+            ] {
+                for seed in 0..10 {
+                    runs.push(RunConfig {
+                        init_scale: scale.clone(),
+                        ..run(residual, seed, 20)
+                    });
+                }
+            }
+        }
+        let pending: Vec<(&RunConfig, usize)> = runs.iter().map(|c| (c, 0)).collect();
+        let batches = plan_batches(&pending, 16, 1);
+        assert_eq!(sizes(&batches), vec![10, 10, 10, 10]);
+        for b in &batches {
+            assert!(b.iter().all(|c| BatchKey::of(c) == BatchKey::of(b[0])));
+        }
+        let mut all: Vec<String> = batches.iter().flatten().map(|c| c.run_id()).collect();
+        all.sort();
+        let mut want: Vec<String> = runs.iter().map(RunConfig::run_id).collect();
+        want.sort();
+        assert_eq!(all, want, "every run exactly once");
+
+        // A different start step or shape never shares a batch.
+        let mixed: Vec<(&RunConfig, usize)> = runs
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c, if i % 4 == 0 { 100 } else { 0 }))
+            .collect();
+        for b in plan_batches(&mixed, 16, 1) {
+            let start = |c: &RunConfig| mixed.iter().find(|(m, _)| *m == c).unwrap().1;
+            assert!(b.iter().all(|c| start(c) == start(b[0])));
+            assert!(b.iter().all(|c| BatchKey::of(c) == BatchKey::of(b[0])));
+        }
+        let other = run(true, 0, 10);
+        let with_other: Vec<(&RunConfig, usize)> =
+            pending.iter().copied().chain([(&other, 0)]).collect();
+        let batches = plan_batches(&with_other, 16, 1);
+        assert!(batches.iter().any(|b| b.len() == 1 && b[0] == &other));
+    }
+
+    #[test]
+    fn batches_are_split_until_every_worker_has_one() {
+        let runs: Vec<RunConfig> = (0..16).map(|s| run(true, s, 20)).collect();
+        let pending: Vec<(&RunConfig, usize)> = runs.iter().map(|c| (c, 0)).collect();
+        assert_eq!(sizes(&plan_batches(&pending, 16, 1)), vec![16]);
+        assert_eq!(sizes(&plan_batches(&pending, 16, 2)), vec![8, 8]);
+        assert_eq!(sizes(&plan_batches(&pending, 4, 2)), vec![4, 4, 4, 4]);
+        assert_eq!(sizes(&plan_batches(&pending[..3], 16, 8)), vec![1, 1, 1]);
+        // 64 seeds of two arms at vectorize 16: sixteen full batches.
+        let many: Vec<RunConfig> = (0..128).map(|s| run(s % 2 == 0, s, 20)).collect();
+        let pending: Vec<(&RunConfig, usize)> = many.iter().map(|c| (c, 0)).collect();
+        assert_eq!(sizes(&plan_batches(&pending, 16, 2)), vec![16; 8]);
     }
 }

@@ -10,3 +10,4 @@ mod shards;
 mod sweeps;
 mod train;
 mod util;
+mod vectorized;
