@@ -154,7 +154,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<crate::runner::shard::Shard>,
     /// Train up to N runs that share a network shape together in one batched graph
-    /// (overrides `[execution] vectorize`; 1 = every run alone).
+    /// (overrides `[execution] vectorize`; 1 = every run alone). Batches stay within a
+    /// cache budget (at most 3 runs at depth 20, width 64, batch 64); results are the same
+    /// bits either way.
     #[arg(long, value_name = "N")]
     pub vectorize: Option<usize>,
 }

@@ -233,7 +233,14 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         if s.skipped_locked > 0 { format!(", {} busy in another process", s.skipped_locked) } else { String::new() },
         s.wall.as_secs_f64(),
         jobs,
-        if vectorize > 1 { format!(", up to {vectorize} runs per batched graph") } else { String::new() }
+        if vectorize > 1 {
+            format!(
+                ", vectorize {vectorize}: batches of up to {} runs",
+                s.largest_batch
+            )
+        } else {
+            String::new()
+        }
     );
     // Tables are rebuilt from disk after every run, finished or not; a shard leaves that
     // to the job that runs after all shards.

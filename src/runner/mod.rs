@@ -129,7 +129,7 @@ pub struct ExecOptions {
     /// Run again the runs whose last attempt failed.
     pub retry_failed: bool,
     /// Train up to this many runs of one shape and start step together in one batched
-    /// graph (1 = every run alone).
+    /// graph (1 = every run alone; batches also stay within [`BATCH_CACHE_BUDGET`]).
     pub vectorize: usize,
 }
 
@@ -154,6 +154,8 @@ pub struct ExecSummary {
     pub skipped_failed: usize,
     /// Runs skipped because another process holds their lock.
     pub skipped_locked: usize,
+    /// Members of the largest batch planned (1 when every run trains alone).
+    pub largest_batch: usize,
     /// Wall-clock time of the execution.
     pub wall: Duration,
 }
@@ -177,16 +179,32 @@ enum Tally {
     AlreadyDone,
 }
 
+/// The most memory a batch may keep live across a step ([`BatchKey::working_set_bytes`]
+/// times its members). Measured on this project's machine (32 MiB of last-level cache
+/// shared by two cores): batches up to about this size made a step slightly faster than
+/// training the runs one at a time, and bigger ones slower — 16 default runs (27 MB)
+/// took 1.2x as long per run-step, because every step then streams parameters, Adam
+/// moments and activations from main memory. The README's "Vectorized training" section
+/// has the figures.
+pub const BATCH_CACHE_BUDGET: usize = 6 << 20;
+
+/// The largest batch of runs of this shape that fits [`BATCH_CACHE_BUDGET`] (at least 1).
+pub fn cache_cap(key: &BatchKey) -> usize {
+    (BATCH_CACHE_BUDGET / key.working_set_bytes().max(1)).max(1)
+}
+
 /// Splits pending runs (with the step each starts from) into the tasks the workers take.
 ///
 /// With `vectorize <= 1` every run is its own task, in the given order. Otherwise runs
 /// that share a [`BatchKey`] and a start step form a group (in order of first
-/// appearance); a group of `n` runs is split into `ceil(n / vectorize)` batches of
-/// near-equal size (20 runs at `vectorize = 16` make two batches of 10, not 16 + 4), and
-/// while there are fewer batches than `jobs` the groups with the largest batches are
-/// split further, so that no worker idles for want of a task. Batches are returned
-/// largest first (more work first balances the workers); the result depends only on the
-/// arguments.
+/// appearance); a group of `n` runs is split into `ceil(n / limit)` batches of
+/// near-equal size, where `limit` is `vectorize` or, when smaller, the group's
+/// [`cache_cap`] (20 runs at a limit of 16 make two batches of 10, not 16 + 4). While
+/// there are fewer batches than `jobs` the groups with the largest batches are split
+/// further, so that no worker idles for want of a task. Batches are returned largest
+/// first (more work first balances the workers); the result depends only on the
+/// arguments. Batching never changes what a run computes (members are bitwise equal to
+/// one-run training), only how fast.
 pub fn plan_batches<'a>(
     pending: &[(&'a RunConfig, usize)],
     vectorize: usize,
@@ -207,7 +225,11 @@ pub fn plan_batches<'a>(
             }
         }
     }
-    let mut counts: Vec<usize> = groups.iter().map(|g| g.len().div_ceil(vectorize)).collect();
+    let mut counts: Vec<usize> = groups
+        .iter()
+        .zip(&keys)
+        .map(|(g, (key, _))| g.len().div_ceil(vectorize.min(cache_cap(key))))
+        .collect();
     while counts.iter().sum::<usize>() < jobs {
         let widest = (0..groups.len())
             .filter(|&g| counts[g] < groups[g].len())
@@ -275,6 +297,7 @@ pub fn execute(
         .thread_name(|i| format!("resweep-worker-{i}"))
         .build()?;
     let batches = plan_batches(&pending, opts.vectorize, opts.jobs);
+    summary.largest_batch = batches.iter().map(Vec::len).max().unwrap_or(1);
     let tallies: Vec<Vec<Tally>> = pool.install(|| {
         batches
             .par_iter()
@@ -403,11 +426,13 @@ fn run_locked(
 mod tests {
     use super::*;
 
+    /// A small run (its batches are never capped by the cache budget).
     fn run(residual: bool, seed: u64, depth: usize) -> RunConfig {
         RunConfig {
             residual,
             seed,
             depth,
+            width: 8,
             ..RunConfig::default()
         }
     }
@@ -429,7 +454,7 @@ mod tests {
 
     #[test]
     fn batches_share_shape_and_start_and_split_evenly() {
-        // The default sweep: 20 PlainMLP and 20 ResMLP runs (two init scales each).
+        // The default sweep's grid: 20 PlainMLP and 20 ResMLP runs (two init scales each).
         let mut runs = Vec::new();
         for residual in [false, true] {
             for scale in [
@@ -482,9 +507,37 @@ mod tests {
         assert_eq!(sizes(&plan_batches(&pending, 16, 2)), vec![8, 8]);
         assert_eq!(sizes(&plan_batches(&pending, 4, 2)), vec![4, 4, 4, 4]);
         assert_eq!(sizes(&plan_batches(&pending[..3], 16, 8)), vec![1, 1, 1]);
-        // 64 seeds of two arms at vectorize 16: sixteen full batches.
         let many: Vec<RunConfig> = (0..128).map(|s| run(s % 2 == 0, s, 20)).collect();
         let pending: Vec<(&RunConfig, usize)> = many.iter().map(|c| (c, 0)).collect();
         assert_eq!(sizes(&plan_batches(&pending, 16, 2)), vec![16; 8]);
+    }
+
+    #[test]
+    fn batches_fit_the_cache_budget() {
+        // Depth 20, width 64, batch 64: 1.65 MB per run, so 3 runs fit in 6 MiB.
+        let default = BatchKey::of(&RunConfig::default());
+        assert_eq!(
+            default.working_set_bytes(),
+            4 * (3 * 83_200 + 2 * 20 * 64 * 64)
+        );
+        assert_eq!(cache_cap(&default), 3);
+        let runs: Vec<RunConfig> = (0..20)
+            .map(|seed| RunConfig {
+                seed,
+                ..RunConfig::default()
+            })
+            .collect();
+        let pending: Vec<(&RunConfig, usize)> = runs.iter().map(|c| (c, 0)).collect();
+        assert_eq!(
+            sizes(&plan_batches(&pending, 16, 1)),
+            vec![3, 3, 3, 3, 3, 3, 2]
+        );
+        assert_eq!(sizes(&plan_batches(&pending, 2, 1)), vec![2; 10]);
+        // At batch 1024 one run alone exceeds the budget: no batching at all.
+        let big = RunConfig {
+            batch_size: 1024,
+            ..RunConfig::default()
+        };
+        assert_eq!(cache_cap(&BatchKey::of(&big)), 1);
     }
 }

@@ -55,7 +55,10 @@ fn a_vectorized_sweep_records_what_one_run_at_a_time_records() {
         ],
     ));
     assert!(out.contains("8 completed"), "{out}");
-    assert!(out.contains("up to 4 runs per batched graph"), "{out}");
+    assert!(
+        out.contains("vectorize 4: batches of up to 4 runs"),
+        "{out}"
+    );
     let sweep_dir = dir.path().join("runs/vec");
     let written = result_json(&sweep_dir);
     assert_eq!(written.len(), 8);
@@ -173,7 +176,8 @@ fn at_real_scale_res_learns_alike_and_plain_still_does_not_learn() {
             assert!(last >= 0.3, "{id}: PlainMLP final eval loss {last}");
         }
     }
-    // Two workers, three runs per arm: each arm is one batch of three.
+    // Two workers, three runs per arm: each arm is one batch of three (also the most
+    // runs of this shape the planner's cache budget allows in one batch).
     for r in result_json(&vec_dir.path().join("runs/real")) {
         assert_eq!(r["vectorize"], 3, "{r}");
     }
