@@ -308,7 +308,7 @@ impl BatchedTrainer {
                 let layers: Vec<LayerRecord> = stats[pos]
                     .iter()
                     .enumerate()
-                    .map(|(l, s)| layer_record(t, l + 1, s))
+                    .map(|(l, s)| LayerRecord::new(t, l + 1, s))
                     .collect();
                 let outcome = self.after_step(
                     pos,
@@ -644,19 +644,6 @@ impl BatchedTrainer {
             s.reverse();
         }
         Ok(stats)
-    }
-}
-
-fn layer_record(step: usize, layer: usize, s: &LayerStats) -> LayerRecord {
-    LayerRecord {
-        step,
-        layer,
-        grad_norm: s.grad_norm,
-        bias_grad_norm: s.bias_grad_norm,
-        act_mean: s.act_mean,
-        act_std: s.act_std,
-        dead_frac: s.dead_frac,
-        weight_norm: s.weight_norm,
     }
 }
 

@@ -47,7 +47,8 @@ pub struct LayerRecord {
 }
 
 impl LayerRecord {
-    fn new(step: usize, layer: usize, s: &LayerStats) -> LayerRecord {
+    /// A row from one layer's statistics at `step` (layer numbered from 1).
+    pub(crate) fn new(step: usize, layer: usize, s: &LayerStats) -> LayerRecord {
         LayerRecord {
             step,
             layer,

@@ -2,33 +2,6 @@
 //! Every interrupted sweep, once resumed, must end bitwise equal to an uninterrupted one.
 
 use crate::util::*;
-use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
-/// Long enough per run to be interrupted mid-way (a few hundred ms each).
-fn long_sweep(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-[model]
-depth = 6
-width = 32
-[train]
-batch_size = 64
-steps = 1500
-[task]
-eval_size = 256
-[probe]
-eval_every = 100
-probe_every = 250
-[execution]
-checkpoint_every = 50
-[grid]
-residual = [false, true]
-seed = {{ start = 0, count = 3 }}
-"#
-    )
-}
 
 fn reference(
     name: &str,
@@ -37,7 +10,7 @@ fn reference(
     std::collections::BTreeMap<String, Vec<u8>>,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep(name));
+    sweep_file(dir.path(), "s.toml", &long_sweep(name, 3));
     ok(run_in(
         dir.path(),
         &["run", "s.toml", "--jobs", "2", "--quiet"],
@@ -46,54 +19,15 @@ fn reference(
     (dir, files)
 }
 
-fn spawn(cwd: &Path, args: &[&str]) -> Child {
-    bin()
-        .current_dir(cwd)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// Waits until some run of the sweep has a checkpoint on disk.
-fn wait_for_checkpoint(sweep_dir: &Path) {
-    let start = Instant::now();
-    loop {
-        let found = std::fs::read_dir(sweep_dir.join("runs"))
-            .map(|rd| {
-                rd.flatten()
-                    .any(|e| e.path().join("checkpoint.bin").is_file())
-            })
-            .unwrap_or(false);
-        if found {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let status = std::process::Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn sigkill_then_resume_is_bitwise_identical() {
     let (_ref_dir, want) = reference("killed");
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("killed"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("killed", 3));
     let sweep_dir = dir.path().join("runs/killed");
     let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "2"]);
     wait_for_checkpoint(&sweep_dir);
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(std::time::Duration::from_millis(150));
     signal(&child, "-KILL");
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
@@ -108,7 +42,7 @@ fn sigkill_then_resume_is_bitwise_identical() {
 fn sigint_checkpoints_exits_130_and_resumes_exactly() {
     let (_ref_dir, want) = reference("interrupted");
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("interrupted"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("interrupted", 3));
     let sweep_dir = dir.path().join("runs/interrupted");
     let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
     wait_for_checkpoint(&sweep_dir);
@@ -133,7 +67,7 @@ fn sigint_checkpoints_exits_130_and_resumes_exactly() {
 fn two_concurrent_invocations_share_the_work_without_corruption() {
     let (_ref_dir, want) = reference("concurrent");
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("concurrent"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("concurrent", 3));
     let a = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
     let b = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
@@ -187,7 +121,7 @@ fn a_failed_run_does_not_stop_the_others_and_can_be_retried() {
 fn a_damaged_checkpoint_is_reported_and_the_run_restarts_cleanly() {
     let (_ref_dir, want) = reference("damaged");
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("damaged"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("damaged", 3));
     let sweep_dir = dir.path().join("runs/damaged");
     let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
     wait_for_checkpoint(&sweep_dir);
@@ -207,6 +141,9 @@ fn a_damaged_checkpoint_is_reported_and_the_run_restarts_cleanly() {
     let o = run_in(dir.path(), &["run", "s.toml", "--jobs", "2"]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
-    assert!(err.contains("checksum mismatch") && err.contains("restarting the run from step 0"), "{err}");
+    assert!(
+        err.contains("checksum mismatch") && err.contains("restarting the run from step 0"),
+        "{err}"
+    );
     assert_eq!(run_files(&sweep_dir), want);
 }

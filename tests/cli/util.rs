@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub fn bin() -> Command {
@@ -104,4 +105,69 @@ pub fn results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
         out.insert(run.file_name().unwrap().to_string_lossy().into_owned(), v);
     }
     out
+}
+
+/// Long enough per run to be interrupted mid-way (a few hundred ms each).
+pub fn long_sweep(name: &str, seeds: usize) -> String {
+    format!(
+        r#"name = "{name}"
+[model]
+depth = 6
+width = 32
+[train]
+batch_size = 64
+steps = 1500
+[task]
+eval_size = 256
+[probe]
+eval_every = 100
+probe_every = 250
+[execution]
+checkpoint_every = 50
+[grid]
+residual = [false, true]
+seed = {{ start = 0, count = {seeds} }}
+"#
+    )
+}
+
+/// Starts the binary without waiting for it.
+pub fn spawn(cwd: &Path, args: &[&str]) -> Child {
+    bin()
+        .current_dir(cwd)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until some run of the sweep has a checkpoint on disk.
+pub fn wait_for_checkpoint(sweep_dir: &Path) {
+    let start = Instant::now();
+    loop {
+        let found = std::fs::read_dir(sweep_dir.join("runs"))
+            .map(|rd| {
+                rd.flatten()
+                    .any(|e| e.path().join("checkpoint.bin").is_file())
+            })
+            .unwrap_or(false);
+        if found {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends a signal (`-INT`, `-KILL`) to a child.
+pub fn signal(child: &Child, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -4,8 +4,6 @@
 
 use crate::util::*;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 fn result_json(sweep_dir: &Path) -> Vec<serde_json::Value> {
     std::fs::read_dir(sweep_dir.join("runs"))
@@ -187,57 +185,6 @@ fn at_real_scale_res_learns_alike_and_plain_still_does_not_learn() {
     );
 }
 
-/// Long enough per run to be interrupted mid-way.
-fn long_sweep(name: &str) -> String {
-    format!(
-        r#"name = "{name}"
-[model]
-depth = 6
-width = 32
-[train]
-batch_size = 64
-steps = 1500
-[task]
-eval_size = 256
-[probe]
-eval_every = 100
-probe_every = 250
-[execution]
-checkpoint_every = 50
-[grid]
-residual = [false, true]
-seed = {{ start = 0, count = 4 }}
-"#
-    )
-}
-
-fn spawn(cwd: &Path, args: &[&str]) -> Child {
-    bin()
-        .current_dir(cwd)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_for_checkpoint(sweep_dir: &Path) {
-    let start = Instant::now();
-    while !std::fs::read_dir(sweep_dir.join("runs"))
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.path().join("checkpoint.bin").is_file())
-        })
-        .unwrap_or(false)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn interrupt(cwd: &Path, sweep_dir: &Path, args: &[&str]) {
     let child = spawn(cwd, args);
     wait_for_checkpoint(sweep_dir);
@@ -254,7 +201,7 @@ fn interrupt(cwd: &Path, sweep_dir: &Path, args: &[&str]) {
 #[test]
 fn interrupted_vectorized_runs_resume_alone_or_batched_to_the_same_bits() {
     let reference = tempfile::tempdir().unwrap();
-    sweep_file(reference.path(), "s.toml", &long_sweep("vres"));
+    sweep_file(reference.path(), "s.toml", &long_sweep("vres", 4));
     ok(run_in(
         reference.path(),
         &["run", "s.toml", "--jobs", "2", "--quiet"],
@@ -264,7 +211,7 @@ fn interrupted_vectorized_runs_resume_alone_or_batched_to_the_same_bits() {
     // Interrupted while vectorized, resumed vectorized: every member of the batch
     // checkpointed at the same step and the batch re-forms.
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("vres"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("vres", 4));
     let sweep_dir = dir.path().join("runs/vres");
     interrupt(
         dir.path(),
@@ -290,7 +237,7 @@ fn interrupted_vectorized_runs_resume_alone_or_batched_to_the_same_bits() {
     // Interrupted one run at a time (runs stop at different steps), resumed vectorized:
     // the planner batches only runs that resume from the same step.
     let dir = tempfile::tempdir().unwrap();
-    sweep_file(dir.path(), "s.toml", &long_sweep("vres"));
+    sweep_file(dir.path(), "s.toml", &long_sweep("vres", 4));
     let sweep_dir = dir.path().join("runs/vres");
     interrupt(dir.path(), &sweep_dir, &["run", "s.toml", "--jobs", "2"]);
     ok(run_in(
