@@ -211,7 +211,7 @@ fn requested_runs() -> Result<usize> {
                 (1..=100_000).contains(&n),
                 "RESWEEP_BENCH_RUNS={n}: give 1 to 100000 runs"
             );
-            if n % POINTS_PER_SEED != 0 {
+            if !n.is_multiple_of(POINTS_PER_SEED) {
                 eprintln!(
                     "note: RESWEEP_BENCH_RUNS={n} rounded up to {} (the grid has {POINTS_PER_SEED} runs per seed)",
                     n.div_ceil(POINTS_PER_SEED) * POINTS_PER_SEED
@@ -309,7 +309,7 @@ fn ensure_sweep(data_dir: &Path, seeds: usize) -> Result<(SweepDir, Option<Gener
             .try_for_each(|(i, cfg)| -> Result<()> {
                 write_run(&dir, i, cfg)?;
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if n % (runs / 10).max(1) == 0 || n == runs {
+                if n.is_multiple_of((runs / 10).max(1)) || n == runs {
                     eprintln!(
                         "  {n}/{runs} runs written ({:.1} s)",
                         t.elapsed().as_secs_f64()
@@ -356,7 +356,7 @@ fn write_run(dir: &SweepDir, index: usize, cfg: &RunConfig) -> Result<()> {
         param_count: cfg.param_count(),
         wall_time_s: run.wall_time_s,
         steps_per_s: run.steps.len() as f64 / run.wall_time_s,
-        resumed: index % 97 == 0,
+        resumed: index.is_multiple_of(97),
         threads: 1,
         vectorize: 1,
         resweep_version: env!("CARGO_PKG_VERSION").into(),
@@ -659,7 +659,7 @@ fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

@@ -1161,7 +1161,7 @@ mod tests {
         assert_eq!(col.failed, vec![(c[4].run_id(), "boom".to_string())]);
         assert_eq!(col.pending, vec![c[5].run_id()]);
         assert_eq!(col.ignored, vec![stranger.run_id()]);
-        let mut missing = vec![c[3].run_id(), c[4].run_id(), c[5].run_id()];
+        let mut missing = [c[3].run_id(), c[4].run_id(), c[5].run_id()];
         missing.sort();
         assert_eq!(
             col.missing(),

@@ -349,7 +349,7 @@ fn assign_colors(labels: &[&str]) -> Vec<RGBColor> {
 
 /// Colour and dash pattern of the `i`-th theory curve of a panel.
 fn curve_style(i: usize) -> (RGBColor, (i32, i32)) {
-    let color = if i % 2 == 0 { BLACK } else { GREY };
+    let color = if i.is_multiple_of(2) { BLACK } else { GREY };
     let dash = [(12, 6), (6, 5), (3, 4)][(i / 2) % 3];
     (color, dash)
 }
@@ -522,7 +522,7 @@ fn nice_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, Fmt) {
     let m_step = step / 10f64.powi(e_step);
     let extra = i32::from((m_step - 2.5).abs() < 1e-6);
     let mag = lo.abs().max(hi.abs());
-    let fmt = if mag >= 1e5 || mag < 1e-3 {
+    let fmt = if !(1e-3..1e5).contains(&mag) {
         let e_mag = mag.log10().floor() as i32;
         Fmt::Sci(((e_mag - e_step + 1 + extra).max(1)) as usize)
     } else {
@@ -550,7 +550,7 @@ impl Axis {
     fn linear(min: f64, max: f64, pad: f64, floor_zero: bool, target: usize) -> Axis {
         let (mut lo, hi);
         let span = max / 2.0 - min / 2.0;
-        if !(span > 1e-12 * max.abs().max(min.abs())) || !span.is_finite() {
+        if span.is_nan() || span <= 1e-12 * max.abs().max(min.abs()) || !span.is_finite() {
             let half = if max != 0.0 && max.is_finite() {
                 max.abs() * 0.1
             } else {
@@ -615,7 +615,7 @@ impl Axis {
     /// The same axis extended upwards so that the top `frac` of it holds no data (room for
     /// notes inside the plot area); ticks are recomputed.
     fn with_headroom(&self, frac: f64, target: usize) -> Axis {
-        if !(frac > 0.0) {
+        if frac.is_nan() || frac <= 0.0 {
             return self.clone();
         }
         let frac = frac.min(0.6);
@@ -686,7 +686,7 @@ impl Ranged for Ticked {
     fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
         // Halves keep the arithmetic finite for ranges near ±f64::MAX.
         let half_span = self.hi / 2.0 - self.lo / 2.0;
-        if !(half_span > 0.0) || !v.is_finite() {
+        if half_span.is_nan() || half_span <= 0.0 || !v.is_finite() {
             return (limit.0 + limit.1) / 2;
         }
         let f = ((v / 2.0 - self.lo / 2.0) / half_span).clamp(-1.0, 2.0);
@@ -2731,9 +2731,14 @@ mod tests {
             notes: vec![],
         };
         let one = dir.join("bands_one.png");
-        bands_figure(&one, "Distant Identity, depth 20", &[loss.clone()]).unwrap();
+        bands_figure(
+            &one,
+            "Distant Identity, depth 20",
+            std::slice::from_ref(&loss),
+        )
+        .unwrap();
         assert_png(&one, (1000, 650));
-        let (size, buf) = bands_buffer("t", &[loss.clone()]).unwrap();
+        let (size, buf) = bands_buffer("t", std::slice::from_ref(&loss)).unwrap();
         assert_rich(size, &buf, 200);
 
         let four = dir.join("bands_four.png");
