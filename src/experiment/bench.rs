@@ -113,16 +113,7 @@ pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
         let weights: Vec<Tensor> = (0..spec.depth)
             .map(|l| Tensor::from_slice(&params[arch.weight_range(l)], (w, w), &dev))
             .collect::<Result<_, _>>()?;
-        let matmul_floor_us = time_reps(spec.reps, spec.steps, |_| {
-            for (l, wl) in weights.iter().enumerate() {
-                let h = x.matmul(&wl.t()?)?;
-                let _dw = h.t()?.matmul(&x)?;
-                if l > 0 {
-                    let _dx = h.matmul(wl)?;
-                }
-            }
-            Ok(())
-        })?;
+        let matmul_floor_us = matmul_floor(&x, &weights, spec.reps, spec.steps)?;
 
         let autograd_us_per_step = if spec.with_autograd {
             Some(autograd_loop(&cfg, &params, spec)?)
@@ -180,17 +171,23 @@ fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<(f64, f64)> {
     let weights: Vec<Tensor> = (0..arch.depth)
         .map(|l| params.narrow(1, l, 1)?.squeeze(1)?.narrow(1, 0, w))
         .collect::<Result<_, _>>()?;
-    let floor = time_reps(spec.reps, steps, |_| {
+    let floor = matmul_floor(&x, &weights, spec.reps, steps)?;
+    Ok((us / s as f64, floor / s as f64))
+}
+
+/// The step's matrix products alone (forward, weight gradient, input gradient except at
+/// layer 1) on `x` and `weights`, plain or batched: the arithmetic floor of a step.
+fn matmul_floor(x: &Tensor, weights: &[Tensor], reps: usize, steps: usize) -> anyhow::Result<f64> {
+    time_reps(reps, steps, |_| {
         for (l, wl) in weights.iter().enumerate() {
             let h = x.matmul(&wl.t()?)?;
-            let _dw = h.t()?.matmul(&x)?;
+            let _dw = h.t()?.matmul(x)?;
             if l > 0 {
                 let _dx = h.matmul(wl)?;
             }
         }
         Ok(())
-    })?;
-    Ok((us / s as f64, floor / s as f64))
+    })
 }
 
 /// The straightforward candle loop: `candle_nn::Linear` layers, autograd, `AdamW` with no

@@ -31,6 +31,8 @@ struct Group {
     /// Axis values other than `residual`, `depth` and `seed` (for pairing figures).
     others: Vec<(String, String)>,
     runs: Vec<String>,
+    /// Row of each run in the runs table.
+    rows: Vec<usize>,
     diverged: usize,
 }
 
@@ -127,9 +129,11 @@ fn groups(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Group>> {
                 .unwrap_or(0),
             others,
             runs: Vec::new(),
+            rows: Vec::new(),
             diverged: 0,
         });
         g.runs.push(cell(ids, i)?);
+        g.rows.push(i);
         if cell(status, i)? == "diverged" {
             g.diverged += 1;
         }
@@ -392,16 +396,9 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     let metric = |g: &Group, name: &str| -> Vec<f64> {
-        let idx: Vec<usize> = (0..runs.height())
-            .filter(|&i| {
-                runs.column("run_id")
-                    .ok()
-                    .and_then(|c| cell(c, i).ok())
-                    .is_some_and(|id| g.runs.contains(&id))
-            })
-            .collect();
         let vals = f64s(runs, name).unwrap_or_default();
-        idx.iter()
+        g.rows
+            .iter()
             .map(|&i| vals.get(i).copied().unwrap_or(f64::NAN))
             .collect()
     };

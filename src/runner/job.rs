@@ -264,13 +264,7 @@ fn train_batched(
     let start_step = states.first().map_or(0, |(_, s)| s.step);
     let mut trainer = match BatchedTrainer::from_states(states) {
         Ok(t) => t,
-        Err(e) => {
-            let msg = format!("{e:#}");
-            return members
-                .iter()
-                .map(|_| Err(anyhow::anyhow!("{msg}")))
-                .collect();
-        }
+        Err(e) => return fail_all(&members, &e),
     };
     for o in &members {
         events.send(Event::Started {
@@ -300,13 +294,7 @@ fn train_batched(
     };
     let endings = match endings {
         Ok(e) => e,
-        Err(e) => {
-            let msg = format!("{e:#}");
-            return members
-                .iter()
-                .map(|_| Err(anyhow::anyhow!("{msg}")))
-                .collect();
-        }
+        Err(e) => return fail_all(&members, &e),
     };
     let mut out = Vec::with_capacity(members.len());
     for (i, ((o, rec), ending)) in members.iter().zip(recorders).zip(endings).enumerate() {
@@ -396,4 +384,13 @@ fn conclude(
         Some(step) => RunOutcome::Diverged { step },
         None => RunOutcome::Completed,
     })
+}
+
+/// The same error for every member of a batch that could not train at all.
+fn fail_all(members: &[Opened], e: &anyhow::Error) -> Vec<anyhow::Result<RunOutcome>> {
+    let msg = format!("{e:#}");
+    members
+        .iter()
+        .map(|_| Err(anyhow::anyhow!("{msg}")))
+        .collect()
 }
