@@ -49,13 +49,15 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
         }
     );
     println!(
-        "{:>6}  {:>10}  {:>12}  {:>8}  {:>16}  {:>10}  {:>14}",
+        "{:>6}  {:>10}  {:>12}  {:>8}  {:>9}  {:>8}  {:>13}  {:>12}  {:>12}",
         "batch",
         "runs/graph",
         "us/run-step",
         "GFLOP/s",
-        "matmul floor us",
+        "floor us",
         "x floor",
+        "hot floor us",
+        "x hot floor",
         "autograd us"
     );
     for r in rows {
@@ -63,13 +65,15 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
             .autograd_us_per_step
             .map_or("-".to_string(), |v| format!("{v:.0}"));
         println!(
-            "{:>6}  {:>10}  {:>12.0}  {:>8.1}  {:>16.0}  {:>10.2}  {:>14}",
+            "{:>6}  {:>10}  {:>12.0}  {:>8.1}  {:>9.0}  {:>8.2}  {:>13.0}  {:>12.2}  {:>12}",
             r.batch,
             r.vectorize,
             r.us_per_step,
             r.gflops,
             r.matmul_floor_us,
-            r.us_per_step / r.matmul_floor_us,
+            r.x_floor,
+            r.hot_floor_us,
+            r.x_hot_floor,
             autograd
         );
     }

@@ -122,6 +122,39 @@ pub struct BatchedTrainer {
     params: Tensor,
 }
 
+/// The matrix products of a training step with the step's data flow (see
+/// [`BatchedTrainer::step_products`]): the forward products `x_{l+1} = x_l W_l^T` chained
+/// up through the layers and kept, as the step keeps its layer inputs; then down from the
+/// top, the weight gradient `dz_l^T x_l` on the kept `x_l` and, at every layer but the
+/// first, the input gradient `dz_{l-1} = dz_l W_l` chained down. Same shapes, strides and
+/// weight views as the step; only the element-wise work, the loss and the update are
+/// missing (and the activations are not ReLU'd, which changes no product's cost).
+pub struct StepProducts {
+    x: Tensor,
+    dz: Tensor,
+    weights: Vec<Tensor>,
+}
+
+impl StepProducts {
+    /// Runs the products once, discarding their results: the arithmetic floor of a step.
+    pub fn run(&self) -> candle_core::Result<()> {
+        let mut xs = Vec::with_capacity(self.weights.len());
+        xs.push(self.x.clone());
+        for (l, w) in self.weights.iter().enumerate() {
+            let next = xs[l].matmul(&w.t()?)?;
+            xs.push(next);
+        }
+        let mut dz = self.dz.clone();
+        for l in (0..self.weights.len()).rev() {
+            let _dw = dz.t()?.matmul(&xs[l])?;
+            if l > 0 {
+                dz = dz.matmul(&self.weights[l])?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl BatchedTrainer {
     /// Fresh runs: each member's Kaiming-He init from its own seed's init streams, zero
     /// optimizer state.
@@ -294,7 +327,7 @@ impl BatchedTrainer {
             let t = self.step;
             let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
             let plans = self.plans(t, &losses)?;
-            let stats = self.backward_and_update(&xs, &acts, grad, &plans, t)?;
+            let stats = self.backward_and_update(&xs, &acts, grad, &plans, t, None)?;
             drop((xs, acts));
 
             let mut leaving = Vec::new();
@@ -504,9 +537,40 @@ impl BatchedTrainer {
                 update: true,
             })
             .collect();
-        self.backward_and_update(&xs, &acts, grad, &plans, t)?;
+        self.backward_and_update(&xs, &acts, grad, &plans, t, None)?;
         self.step = t + 1;
         Ok(())
+    }
+
+    /// The matrix products of one real training step, captured for the benchmark's floor:
+    /// runs a bare step (as [`BatchedTrainer::bench_step`]) and keeps the tensors its
+    /// products read, so that [`StepProducts::run`] replays exactly those products (same
+    /// shapes, strides and buffers) without anything else of the step.
+    pub fn step_products(&mut self) -> anyhow::Result<StepProducts> {
+        let t = self.step;
+        let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
+        let plans: Vec<Plan> = losses
+            .iter()
+            .map(|&loss| Plan {
+                last: false,
+                probe: false,
+                loss,
+                eval_loss: None,
+                finite: true,
+                update: true,
+            })
+            .collect();
+        let mut dzs = Vec::with_capacity(self.arch.depth);
+        self.backward_and_update(&xs, &acts, grad, &plans, t, Some(&mut dzs))?;
+        self.step = t + 1;
+        let weights = (0..self.arch.depth)
+            .map(|l| Ok(self.layer(l)?.0))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(StepProducts {
+            x: xs[0].clone(),
+            dz: dzs[0].clone(),
+            weights,
+        })
     }
 
     /// The flat parameters of the member at slice `pos`.
@@ -526,6 +590,7 @@ impl BatchedTrainer {
         grad: Tensor,
         plans: &[Plan],
         t: usize,
+        mut dz_sink: Option<&mut Vec<Tensor>>,
     ) -> anyhow::Result<Vec<Vec<LayerStats>>> {
         let arch = self.arch;
         let (s, b, w) = (self.active.len(), self.batch, arch.width);
@@ -545,6 +610,9 @@ impl BatchedTrainer {
         );
         for l in (0..arch.depth).rev() {
             let (wl, _) = self.layer(l)?;
+            if let Some(sink) = dz_sink.as_deref_mut() {
+                sink.push(dz.clone());
+            }
             let dw = dz.t()?.matmul(&xs[l])?;
             if any_probe {
                 with_f32(&dw, |dwv| {
@@ -732,6 +800,41 @@ mod tests {
             small(residual, 5, 0.3),
             small(residual, 9, 1.5),
         ]
+    }
+
+    #[test]
+    fn step_products_are_the_steps_shapes_and_leave_training_exact() {
+        let cfgs = mixed(true);
+        let mut b = BatchedTrainer::new(&cfgs).unwrap();
+        let products = b.step_products().unwrap();
+        let (s, bs, w) = (cfgs.len(), cfgs[0].batch_size, cfgs[0].width);
+        assert_eq!(products.x.dims(), [s, bs, w]);
+        assert_eq!(products.dz.dims(), [s, bs, w]);
+        assert_eq!(products.weights.len(), cfgs[0].depth);
+        for wl in &products.weights {
+            assert_eq!(wl.dims(), [s, w, w]);
+        }
+        // The captured input is every member's step-0 batch, in member order.
+        let x0: Vec<f32> = cfgs
+            .iter()
+            .flat_map(|c| streams::train_batch(c.seed, 0, bs, w))
+            .collect();
+        assert_eq!(
+            products.x.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            x0
+        );
+        products.run().unwrap();
+        // Capturing was a real step: the members' states equal a one-run step's.
+        for (i, cfg) in cfgs.iter().enumerate() {
+            let arch = Arch::of(cfg);
+            let (mut params, _) = model::init_params(cfg);
+            let mut opt = OptimizerState::new(cfg.optimizer, params.len());
+            let x = streams::train_batch(cfg.seed, 0, bs, w);
+            let pass = model::forward_backward(arch, &params, &x, false).unwrap();
+            opt.step(cfg, 1, &mut params, &pass.grads);
+            let got = b.state(i).unwrap();
+            assert_eq!((got.step, &got.params, &got.opt), (1, &params, &opt));
+        }
     }
 
     #[test]

@@ -3,9 +3,19 @@
 //! straightforward candle-nn + autograd + `AdamW` loop of the same training.
 //!
 //! With `vectorize = S > 1` it also times the vectorized step of
-//! [`super::batched::BatchedTrainer`] (`S` runs in one batched graph) and, as its floor,
-//! the same step's batched matrix products on the same strided views of stacked weights;
-//! both are reported per run-step (the batched time divided by `S`).
+//! [`super::batched::BatchedTrainer`] (`S` runs in one batched graph); its figures are
+//! per run-step (the batched time divided by `S`).
+//!
+//! Two floors are measured for every row, both on the step's own shapes and (batched,
+//! strided) weight views:
+//! - the **floor**: the step's matrix products with the step's data flow
+//!   ([`super::batched::StepProducts`]): forward products chained up and kept, weight
+//!   gradients on the kept layer inputs, input gradients chained down. This is what the
+//!   step's arithmetic costs, including reading each layer's own input back in the
+//!   backward pass; the step is judged against it.
+//! - the **hot floor**: each layer's products on one shared input, which stays in cache.
+//!   It is the products' cost when nothing competes for the cache; at 16 runs per batch
+//!   the layer inputs no longer fit in L2 and the floor is ~10% above it.
 //!
 //! Timing is reported, never asserted: this machine is shared and noisy, so each figure
 //! is the median of several repetitions.
@@ -33,9 +43,18 @@ pub struct BenchRow {
     pub us_per_step: f64,
     /// Achieved GFLOP/s counting the step's matrix products (`6 B w^2 L - 2 B w^2`).
     pub gflops: f64,
-    /// Median microseconds of the step's matrix products alone: the arithmetic floor
-    /// (per run: batched products divided by `S` for a vectorized row).
+    /// Median microseconds of the step's matrix products alone, with the step's data
+    /// flow: the arithmetic floor (per run: batched products divided by `S` for a
+    /// vectorized row).
     pub matmul_floor_us: f64,
+    /// `us_per_step / matmul_floor_us`, as the median of the ratios of interleaved
+    /// rounds (each round times the step, the floor and the hot floor in turn).
+    pub x_floor: f64,
+    /// Median microseconds of each layer's products on one shared, cache-resident
+    /// input: the floor's cost when nothing competes for the cache (per run likewise).
+    pub hot_floor_us: f64,
+    /// `us_per_step / hot_floor_us`, paired by round likewise.
+    pub x_hot_floor: f64,
     /// Median microseconds per step of the candle-nn autograd + AdamW loop.
     pub autograd_us_per_step: Option<f64>,
 }
@@ -65,21 +84,73 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Microseconds per call of one workload in each round of [`time_interleaved`].
+type Rounds = Vec<f64>;
+
+/// Times workloads in interleaved rounds: after one warm-up call each, every round runs
+/// `calls` calls of each workload in turn and records its microseconds per call. A slow
+/// spell of this shared machine then hits every workload of a round alike, so ratios
+/// taken round by round ([`paired_ratio`]) are steadier than ratios of separate medians.
+fn time_interleaved(
+    reps: usize,
+    calls: usize,
+    work: &mut [&mut dyn FnMut() -> anyhow::Result<()>],
+) -> anyhow::Result<Vec<Rounds>> {
+    for f in work.iter_mut() {
+        f()?;
+    }
+    let mut rounds = vec![Vec::with_capacity(reps); work.len()];
+    for _ in 0..reps {
+        for (f, samples) in work.iter_mut().zip(&mut rounds) {
+            let start = Instant::now();
+            for _ in 0..calls {
+                f()?;
+            }
+            samples.push(start.elapsed().as_secs_f64() * 1e6 / calls as f64);
+        }
+    }
+    Ok(rounds)
+}
+
+/// The median microseconds per call of one workload (see [`time_interleaved`]).
 fn time_reps(
     reps: usize,
-    steps: usize,
-    mut f: impl FnMut(usize) -> anyhow::Result<()>,
+    calls: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<f64> {
-    f(0)?; // warm-up
-    let mut samples = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let start = Instant::now();
-        for i in 0..steps {
-            f(i + 1)?;
-        }
-        samples.push(start.elapsed().as_secs_f64() * 1e6 / steps as f64);
+    let rounds = time_interleaved(reps, calls, &mut [&mut f])?;
+    Ok(median(rounds.into_iter().next().unwrap_or_default()))
+}
+
+/// The median over rounds of `a / b`, each round's figures paired.
+fn paired_ratio(a: &Rounds, b: &Rounds) -> f64 {
+    median(a.iter().zip(b).map(|(x, y)| x / y).collect())
+}
+
+/// One row from interleaved rounds of a step, its floor and its hot floor (all already
+/// per run-step).
+fn row(
+    batch: usize,
+    vectorize: usize,
+    flops: f64,
+    rounds: &[Rounds],
+    autograd_us_per_step: Option<f64>,
+) -> BenchRow {
+    let [step, floor, hot] = rounds else {
+        unreachable!("three workloads are timed")
+    };
+    let us_per_step = median(step.clone());
+    BenchRow {
+        batch,
+        vectorize,
+        us_per_step,
+        gflops: flops / us_per_step / 1e3,
+        matmul_floor_us: median(floor.clone()),
+        x_floor: paired_ratio(step, floor),
+        hot_floor_us: median(hot.clone()),
+        x_hot_floor: paired_ratio(step, hot),
+        autograd_us_per_step,
     }
-    Ok(median(samples))
 }
 
 /// Runs the benchmark on the calling thread.
@@ -97,23 +168,29 @@ pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
         };
         let arch = Arch::of(&cfg);
         let (mut params, _) = model::init_params(&cfg);
+        let w = spec.width;
+        let (x, weights) = plain_operands(&params, arch, batch)?;
+        // A batch of one makes the same gemm calls as the one-run step (the batched
+        // trainer's tests check both paths agree bit for bit).
+        let products = BatchedTrainer::new(std::slice::from_ref(&cfg))?.step_products()?;
         let mut opt = OptimizerState::new(cfg.optimizer, params.len());
         let mut t = 0usize;
-        let us_per_step = time_reps(spec.reps, spec.steps, |_| {
-            let x = streams::train_batch(cfg.seed, t, batch, cfg.width);
-            let pass = model::forward_backward(arch, &params, &x, false)?;
-            t += 1;
-            opt.step(&cfg, t, &mut params, &pass.grads);
-            Ok(())
-        })?;
-
-        let dev = Device::Cpu;
-        let w = spec.width;
-        let x = Tensor::from_vec(streams::train_batch(0, 0, batch, w), (batch, w), &dev)?;
-        let weights: Vec<Tensor> = (0..spec.depth)
-            .map(|l| Tensor::from_slice(&params[arch.weight_range(l)], (w, w), &dev))
-            .collect::<Result<_, _>>()?;
-        let matmul_floor_us = matmul_floor(&x, &weights, spec.reps, spec.steps)?;
+        let rounds = time_interleaved(
+            spec.reps,
+            spec.steps,
+            &mut [
+                &mut || {
+                    let x = streams::train_batch(cfg.seed, t, batch, cfg.width);
+                    let pass = model::forward_backward(arch, &params, &x, false)?;
+                    t += 1;
+                    opt.step(&cfg, t, &mut params, &pass.grads);
+                    Ok(())
+                },
+                &mut || Ok(products.run()?),
+                &mut || Ok(hot_floor(&x, &weights)?),
+            ],
+        )?;
+        drop(products);
 
         let autograd_us_per_step = if spec.with_autograd {
             Some(autograd_loop(&cfg, &params, spec)?)
@@ -121,32 +198,32 @@ pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
             None
         };
         let flops = (6 * spec.depth - 2) as f64 * (batch * w * w) as f64;
-        rows.push(BenchRow {
-            batch,
-            vectorize: 1,
-            us_per_step,
-            gflops: flops / us_per_step / 1e3,
-            matmul_floor_us,
-            autograd_us_per_step,
-        });
+        rows.push(row(batch, 1, flops, &rounds, autograd_us_per_step));
         if spec.vectorize > 1 {
-            let (us_per_step, matmul_floor_us) = vectorized(&cfg, spec)?;
-            rows.push(BenchRow {
-                batch,
-                vectorize: spec.vectorize,
-                us_per_step,
-                gflops: flops / us_per_step / 1e3,
-                matmul_floor_us,
-                autograd_us_per_step: None,
-            });
+            let rounds = vectorized(&cfg, spec)?;
+            rows.push(row(batch, spec.vectorize, flops, &rounds, None));
         }
     }
     Ok(rows)
 }
 
-/// The vectorized step of `spec.vectorize` runs (seeds 0..S of `cfg`) and its batched
-/// matrix products, both in microseconds per run-step.
-fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<(f64, f64)> {
+/// A one-run step's input batch `[batch, width]` and weights `[width, width]`.
+fn plain_operands(
+    params: &[f32],
+    arch: Arch,
+    batch: usize,
+) -> anyhow::Result<(Tensor, Vec<Tensor>)> {
+    let (w, dev) = (arch.width, Device::Cpu);
+    let x = Tensor::from_vec(streams::train_batch(0, 0, batch, w), (batch, w), &dev)?;
+    let weights = (0..arch.depth)
+        .map(|l| Tensor::from_slice(&params[arch.weight_range(l)], (w, w), &dev))
+        .collect::<Result<_, _>>()?;
+    Ok((x, weights))
+}
+
+/// Interleaved rounds of the vectorized step of `spec.vectorize` runs (seeds 0..S of
+/// `cfg`), its floor and its hot floor, in microseconds per run-step.
+fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<Vec<Rounds>> {
     let s = spec.vectorize;
     let steps = (spec.steps / s).max(5);
     let cfgs: Vec<RunConfig> = (0..s as u64)
@@ -157,9 +234,9 @@ fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<(f64, f64)> {
         })
         .collect();
     let mut trainer = BatchedTrainer::new(&cfgs)?;
-    let us = time_reps(spec.reps, steps, |_| trainer.bench_step())?;
+    let products = trainer.step_products()?;
 
-    // The floor: the step's products on the same shapes and strided views.
+    // The hot floor: each layer's products on one input, same shapes and strided views.
     let arch = Arch::of(cfg);
     let (w, b, dev) = (arch.width, cfg.batch_size, Device::Cpu);
     let mut flat = Vec::with_capacity(s * arch.param_count());
@@ -171,23 +248,34 @@ fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<(f64, f64)> {
     let weights: Vec<Tensor> = (0..arch.depth)
         .map(|l| params.narrow(1, l, 1)?.squeeze(1)?.narrow(1, 0, w))
         .collect::<Result<_, _>>()?;
-    let floor = matmul_floor(&x, &weights, spec.reps, steps)?;
-    Ok((us / s as f64, floor / s as f64))
+    let mut rounds = time_interleaved(
+        spec.reps,
+        steps,
+        &mut [
+            &mut || trainer.bench_step(),
+            &mut || Ok(products.run()?),
+            &mut || Ok(hot_floor(&x, &weights)?),
+        ],
+    )?;
+    for r in &mut rounds {
+        for v in r.iter_mut() {
+            *v /= s as f64;
+        }
+    }
+    Ok(rounds)
 }
 
-/// The step's matrix products alone (forward, weight gradient, input gradient except at
-/// layer 1) on `x` and `weights`, plain or batched: the arithmetic floor of a step.
-fn matmul_floor(x: &Tensor, weights: &[Tensor], reps: usize, steps: usize) -> anyhow::Result<f64> {
-    time_reps(reps, steps, |_| {
-        for (l, wl) in weights.iter().enumerate() {
-            let h = x.matmul(&wl.t()?)?;
-            let _dw = h.t()?.matmul(x)?;
-            if l > 0 {
-                let _dx = h.matmul(wl)?;
-            }
+/// Each layer's matrix products (forward, weight gradient, input gradient except at
+/// layer 1) on the one input `x` and `weights`, plain or batched: the hot floor.
+fn hot_floor(x: &Tensor, weights: &[Tensor]) -> candle_core::Result<()> {
+    for (l, wl) in weights.iter().enumerate() {
+        let h = x.matmul(&wl.t()?)?;
+        let _dw = h.t()?.matmul(x)?;
+        if l > 0 {
+            let _dx = h.matmul(wl)?;
         }
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 /// The straightforward candle loop: `candle_nn::Linear` layers, autograd, `AdamW` with no
@@ -224,7 +312,7 @@ fn autograd_loop(cfg: &RunConfig, params: &[f32], spec: &BenchSpec) -> anyhow::R
         },
     )?;
     let mut t = 0usize;
-    time_reps(spec.reps, spec.steps, |_| {
+    time_reps(spec.reps, spec.steps, || {
         let x = Tensor::from_vec(
             streams::train_batch(cfg.seed, t, cfg.batch_size, cfg.width),
             (cfg.batch_size, cfg.width),

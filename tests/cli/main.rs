@@ -3,6 +3,7 @@
 
 mod analysis;
 mod bad_input;
+mod bench;
 mod physics;
 mod report;
 mod resume;
