@@ -37,8 +37,8 @@
 //! The remaining members are compacted into a new stacked tensor and go on unaffected.
 
 use super::kernels::{
-    with_f32, with_f32_mut, BiasRelu, BiasReluResidual, FlushDenormals, ReluBackward,
-    ResidualBackward,
+    bias_relu_residual, dead_fractions, with_f32, with_f32_mut, BiasRelu, FlushDenormals,
+    ReluBackward, ResidualBackward,
 };
 use super::model::{self, Arch, LayerStats};
 use super::optim::OptimizerState;
@@ -75,12 +75,15 @@ impl BatchKey {
     }
 
     /// Bytes one member keeps live across a step: its parameters and two Adam moments,
-    /// and the layer inputs and ReLU outputs the backward pass reads
-    /// (`4 (3 P + 2 depth batch width)`; 1.65 MB at depth 20, width 64, batch 64).
+    /// and what the backward pass reads of the forward pass: the layer inputs and, for a
+    /// ResMLP, one ReLU mask byte per unit (a PlainMLP's ReLU outputs are its next layer
+    /// inputs): `12 P + 4 depth batch width (+ depth batch width)`; 1.41 MB for a ResMLP
+    /// at depth 20, width 64, batch 64.
     pub fn working_set_bytes(&self) -> usize {
         let params = self.depth * (self.width * self.width + self.width);
-        let activations = 2 * self.depth * self.batch_size * self.width;
-        4 * (3 * params + activations)
+        let units = self.depth * self.batch_size * self.width;
+        let masks = if self.residual { units } else { 0 };
+        4 * 3 * params + 4 * units + masks
     }
 }
 
@@ -441,8 +444,9 @@ impl BatchedTrainer {
     }
 
     /// Step `t`'s batches, the forward pass, every member's loss, and the gradient of each
-    /// member's loss with respect to its output. Returns the layer inputs `x_0..x_L`, the
-    /// ReLU outputs, the losses and the gradient.
+    /// member's loss with respect to its output. Returns the layer inputs `x_0..x_L`,
+    /// where each layer's ReLU was active (masks for a ResMLP, ReLU outputs for a
+    /// PlainMLP), the losses and the gradient.
     #[allow(clippy::type_complexity)]
     fn forward_and_loss(
         &self,
@@ -465,9 +469,9 @@ impl BatchedTrainer {
             let h = &xs[xs.len() - 1];
             let z = h.matmul(&wl.t()?)?;
             if self.arch.residual {
-                let both = z.apply_op3_no_bwd(&bl, h, &BiasReluResidual)?;
-                acts.push(both.narrow(0, 0, s)?);
-                xs.push(both.narrow(0, s, s)?);
+                let (next, mask) = bias_relu_residual(&z, &bl, h)?;
+                acts.push(mask);
+                xs.push(next);
             } else {
                 let a = z.apply_op2_no_bwd(&bl, &BiasRelu)?;
                 acts.push(a.clone());
@@ -615,39 +619,33 @@ impl BatchedTrainer {
             }
             let dw = dz.t()?.matmul(&xs[l])?;
             if any_probe {
+                let dead = dead_fractions(&acts[l], s)?;
                 with_f32(&dw, |dwv| {
                     with_f32(&db, |dbv| {
                         with_f32(&self.params, |p| {
                             with_f32(&xs[l + 1], |out| {
-                                with_f32(&acts[l], |a| {
-                                    for (pos, plan) in plans.iter().enumerate() {
-                                        if !plan.probe {
-                                            continue;
-                                        }
-                                        let wr = arch.weight_range(l);
-                                        let (act_mean, act_std) =
-                                            model::mean_std(&out[pos * b * w..(pos + 1) * b * w]);
-                                        let a = &a[pos * b * w..(pos + 1) * b * w];
-                                        stats[pos].push(LayerStats {
-                                            grad_norm: model::l2(
-                                                &dwv[pos * w * w..(pos + 1) * w * w],
-                                            ),
-                                            bias_grad_norm: model::l2(&dbv[pos * w..(pos + 1) * w]),
-                                            act_mean,
-                                            act_std,
-                                            dead_frac: a.iter().filter(|&&v| v <= 0.0).count()
-                                                as f64
-                                                / a.len() as f64,
-                                            weight_norm: model::l2(
-                                                &p[pos * n + wr.start..pos * n + wr.end],
-                                            ),
-                                        });
+                                for (pos, plan) in plans.iter().enumerate() {
+                                    if !plan.probe {
+                                        continue;
                                     }
-                                })
+                                    let wr = arch.weight_range(l);
+                                    let (act_mean, act_std) =
+                                        model::mean_std(&out[pos * b * w..(pos + 1) * b * w]);
+                                    stats[pos].push(LayerStats {
+                                        grad_norm: model::l2(&dwv[pos * w * w..(pos + 1) * w * w]),
+                                        bias_grad_norm: model::l2(&dbv[pos * w..(pos + 1) * w]),
+                                        act_mean,
+                                        act_std,
+                                        dead_frac: dead[pos],
+                                        weight_norm: model::l2(
+                                            &p[pos * n + wr.start..pos * n + wr.end],
+                                        ),
+                                    });
+                                }
                             })
                         })
                     })
-                })?????;
+                })????;
             }
             let below = if l > 0 {
                 let gx = dz.matmul(&wl)?;

@@ -16,7 +16,8 @@
 //! single run's tensor does, in the same order, so its values are bitwise the same.
 
 use candle_core::{
-    CpuStorage, CustomOp2, CustomOp3, InplaceOp1, Layout, Result, Shape, Storage, Tensor,
+    CpuStorage, CustomOp2, CustomOp3, Device, InplaceOp1, Layout, Result, Shape, Storage, Tensor,
+    WithDType,
 };
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
@@ -31,9 +32,9 @@ pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     Ok(f(data))
 }
 
-/// The contiguous `f32` slice a layout addresses.
-fn contiguous<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    let all = s.as_slice::<f32>()?;
+/// The contiguous slice a layout addresses.
+fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+    let all = s.as_slice::<T>()?;
     match l.contiguous_offsets() {
         Some((start, end)) => Ok(&all[start..end]),
         None => candle_core::bail!("resweep kernel expects a contiguous tensor"),
@@ -150,7 +151,7 @@ fn rows_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Rows<'a>> {
 
 /// A vector of `len` values written by `fill`, without zero-filling it first (at a
 /// vectorized batch's sizes the zero fill cost as much as the kernel itself).
-fn filled(len: usize, fill: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+fn filled<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut v = Vec::with_capacity(len);
     let spare = &mut v.spare_capacity_mut()[..len];
     fill(spare);
@@ -178,12 +179,13 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Writes `relu(z + b_g)` for each member `g` of `z` (contiguous, `b.rows` members), and,
-/// when `x` is given, `x + relu(z + b_g)` into `next`.
+/// Writes `relu(z + b_g)` for each member `g` of `z` (contiguous, `b.rows` members) into
+/// `out`; with `residual = Some((mask, x))`, writes instead the ReLU's activity mask
+/// (`1` where `z + b_g > 0`) into `mask` and `x + relu(z + b_g)` into `out`.
 fn bias_relu_members(
     what: &str,
     out: &mut [MaybeUninit<f32>],
-    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    residual: Option<(&mut [MaybeUninit<u8>], &[f32])>,
     z: &[f32],
     b: &Rows,
 ) -> Result<()> {
@@ -192,10 +194,10 @@ fn bias_relu_members(
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has AVX2 (checked just above).
-        unsafe { bias_relu_members_avx2(out, next, z, b, per) };
+        unsafe { bias_relu_members_avx2(out, residual, z, b, per) };
         return Ok(());
     }
-    bias_relu_members_impl(out, next, z, b, per);
+    bias_relu_members_impl(out, residual, z, b, per);
     Ok(())
 }
 
@@ -204,23 +206,23 @@ fn bias_relu_members(
 #[target_feature(enable = "avx2")]
 unsafe fn bias_relu_members_avx2(
     out: &mut [MaybeUninit<f32>],
-    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    residual: Option<(&mut [MaybeUninit<u8>], &[f32])>,
     z: &[f32],
     b: &Rows,
     per: usize,
 ) {
-    bias_relu_members_impl(out, next, z, b, per)
+    bias_relu_members_impl(out, residual, z, b, per)
 }
 
 #[inline(always)]
 fn bias_relu_members_impl(
     out: &mut [MaybeUninit<f32>],
-    next: Option<(&mut [MaybeUninit<f32>], &[f32])>,
+    residual: Option<(&mut [MaybeUninit<u8>], &[f32])>,
     z: &[f32],
     b: &Rows,
     per: usize,
 ) {
-    match next {
+    match residual {
         None => {
             for (g, (o, zc)) in out
                 .chunks_exact_mut(per)
@@ -230,15 +232,15 @@ fn bias_relu_members_impl(
                 bias_relu_into(o, zc, b.row(g));
             }
         }
-        Some((next, x)) => {
-            for (g, (((o, nx), zc), xc)) in out
+        Some((mask, x)) => {
+            for (g, (((o, mc), zc), xc)) in out
                 .chunks_exact_mut(per)
-                .zip(next.chunks_exact_mut(per))
+                .zip(mask.chunks_exact_mut(per))
                 .zip(z.chunks_exact(per))
                 .zip(x.chunks_exact(per))
                 .enumerate()
             {
-                bias_relu_residual_into(o, nx, zc, xc, b.row(g));
+                bias_relu_residual_into(o, mc, zc, xc, b.row(g));
             }
         }
     }
@@ -255,26 +257,91 @@ fn bias_relu_into(out: &mut [MaybeUninit<f32>], z: &[f32], b: &[f32]) {
     }
 }
 
-/// Writes `a = relu(z + b)` into `out` and `x + a` into `next`, in one pass.
+/// Writes `x + a` with `a = relu(z + b)` into `next` and `a > 0` as a byte into `mask`,
+/// in one pass.
 #[inline(always)]
 fn bias_relu_residual_into(
-    out: &mut [MaybeUninit<f32>],
     next: &mut [MaybeUninit<f32>],
+    mask: &mut [MaybeUninit<u8>],
     z: &[f32],
     x: &[f32],
     b: &[f32],
 ) {
     let n = b.len();
-    for (((orow, nrow), zrow), xrow) in out
+    for (((nrow, mrow), zrow), xrow) in next
         .chunks_exact_mut(n)
-        .zip(next.chunks_exact_mut(n))
+        .zip(mask.chunks_exact_mut(n))
         .zip(z.chunks_exact(n))
         .zip(x.chunks_exact(n))
     {
-        for ((((o, nx), &zv), &xv), &bv) in orow.iter_mut().zip(nrow).zip(zrow).zip(xrow).zip(b) {
+        for ((((nx, m), &zv), &xv), &bv) in nrow.iter_mut().zip(mrow).zip(zrow).zip(xrow).zip(b) {
             let av = (zv + bv).max(0.0);
-            o.write(av);
+            m.write(u8::from(av > 0.0));
             nx.write(xv + av);
+        }
+    }
+}
+
+/// Where a layer's ReLU was active, as the backward kernels read it: the ReLU output
+/// itself (`a > 0`; PlainMLP, whose next layer input it is anyway) or the byte mask the
+/// ResMLP forward pass writes instead of its ReLU outputs (`m != 0`: a quarter of the
+/// memory, and the same answer, since `a = max(z + b, 0)` is never NaN).
+pub trait Active: Copy {
+    /// True where the ReLU passed its input.
+    fn on(self) -> bool;
+}
+
+impl Active for f32 {
+    #[inline(always)]
+    fn on(self) -> bool {
+        self > 0.0
+    }
+}
+
+impl Active for u8 {
+    #[inline(always)]
+    fn on(self) -> bool {
+        self != 0
+    }
+}
+
+/// The fraction of inactive ("dead") units of each of `groups` equal members of a ReLU
+/// output or mask tensor (see [`Active`]).
+pub fn dead_fractions(t: &Tensor, groups: usize) -> Result<Vec<f64>> {
+    fn per<T: Active>(v: &[T], groups: usize) -> Vec<f64> {
+        let per = v.len() / groups.max(1);
+        v.chunks_exact(per.max(1))
+            .map(|c| c.iter().filter(|a| !a.on()).count() as f64 / c.len() as f64)
+            .collect()
+    }
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(cpu) = &*storage else {
+        candle_core::bail!("resweep kernels run on the CPU only");
+    };
+    match cpu {
+        CpuStorage::U8(_) => Ok(per(contiguous::<u8>(cpu, layout)?, groups)),
+        _ => Ok(per(contiguous::<f32>(cpu, layout)?, groups)),
+    }
+}
+
+/// A backward kernel's view of where the ReLU was active.
+enum ActiveView<'a> {
+    Output(&'a [f32]),
+    Mask(&'a [u8]),
+}
+
+impl ActiveView<'_> {
+    fn of<'a>(s: &'a CpuStorage, l: &Layout) -> Result<ActiveView<'a>> {
+        Ok(match s {
+            CpuStorage::U8(_) => ActiveView::Mask(contiguous(s, l)?),
+            _ => ActiveView::Output(contiguous(s, l)?),
+        })
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ActiveView::Output(a) => a.len(),
+            ActiveView::Mask(m) => m.len(),
         }
     }
 }
@@ -287,7 +354,21 @@ fn relu_backward_members(
     out: &mut [MaybeUninit<f32>],
     g_up: Option<&[f32]>,
     gx: &[f32],
-    a: &[f32],
+    a: &ActiveView,
+    n: usize,
+    groups: usize,
+) {
+    match *a {
+        ActiveView::Output(a) => relu_backward_dispatch(out, g_up, gx, a, n, groups),
+        ActiveView::Mask(m) => relu_backward_dispatch(out, g_up, gx, m, n, groups),
+    }
+}
+
+fn relu_backward_dispatch<M: Active>(
+    out: &mut [MaybeUninit<f32>],
+    g_up: Option<&[f32]>,
+    gx: &[f32],
+    a: &[M],
     n: usize,
     groups: usize,
 ) {
@@ -303,11 +384,11 @@ fn relu_backward_members(
 /// [`relu_backward_members_impl`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn relu_backward_members_avx2(
+unsafe fn relu_backward_members_avx2<M: Active>(
     out: &mut [MaybeUninit<f32>],
     g_up: Option<&[f32]>,
     gx: &[f32],
-    a: &[f32],
+    a: &[M],
     n: usize,
     groups: usize,
 ) {
@@ -315,11 +396,11 @@ unsafe fn relu_backward_members_avx2(
 }
 
 #[inline(always)]
-fn relu_backward_members_impl(
+fn relu_backward_members_impl<M: Active>(
     out: &mut [MaybeUninit<f32>],
     g_up: Option<&[f32]>,
     gx: &[f32],
-    a: &[f32],
+    a: &[M],
     n: usize,
     groups: usize,
 ) {
@@ -352,9 +433,10 @@ fn relu_backward_members_impl(
     }
 }
 
-/// Writes `g` masked by `a > 0` into `dz` and adds its column sums to `db`.
+/// Writes `g` masked by where the ReLU was active into `dz` and adds its column sums to
+/// `db`.
 #[inline(always)]
-fn mask_and_sum_into(dz: &mut [MaybeUninit<f32>], db: &mut [f32], g: &[f32], a: &[f32]) {
+fn mask_and_sum_into<M: Active>(dz: &mut [MaybeUninit<f32>], db: &mut [f32], g: &[f32], a: &[M]) {
     let n = db.len();
     for ((drow, grow), arow) in dz
         .chunks_exact_mut(n)
@@ -362,24 +444,24 @@ fn mask_and_sum_into(dz: &mut [MaybeUninit<f32>], db: &mut [f32], g: &[f32], a: 
         .zip(a.chunks_exact(n))
     {
         for (((d, &gv), &av), s) in drow.iter_mut().zip(grow).zip(arow).zip(db.iter_mut()) {
-            let v = if av > 0.0 { gv } else { 0.0 };
+            let v = if av.on() { gv } else { 0.0 };
             d.write(v);
             *s += v;
         }
     }
 }
 
-/// Writes `g = g_up + gx` into `g`, `g` masked by `a > 0` into `dz`, and adds the column
-/// sums of `dz` to `db`, in one pass (the same values, in the same order, as
-/// `mask_and_sum_into` over a stored `g`).
+/// Writes `g = g_up + gx` into `g`, `g` masked by where the ReLU was active into `dz`,
+/// and adds the column sums of `dz` to `db`, in one pass (the same values, in the same
+/// order, as `mask_and_sum_into` over a stored `g`).
 #[inline(always)]
-fn residual_mask_and_sum_into(
+fn residual_mask_and_sum_into<M: Active>(
     g: &mut [MaybeUninit<f32>],
     dz: &mut [MaybeUninit<f32>],
     db: &mut [f32],
     g_up: &[f32],
     gx: &[f32],
-    a: &[f32],
+    a: &[M],
 ) {
     let n = db.len();
     for ((((grow, drow), uprow), gxrow), arow) in g
@@ -399,7 +481,7 @@ fn residual_mask_and_sum_into(
         {
             let gv = u + x;
             go.write(gv);
-            let v = if av > 0.0 { gv } else { 0.0 };
+            let v = if av.on() { gv } else { 0.0 };
             d.write(v);
             *s += v;
         }
@@ -435,11 +517,17 @@ impl CustomOp2 for BiasRelu {
 }
 
 /// ResMLP layer: from `z: [rows, n]`, bias `b: [n]` and the layer input `x: [rows, n]`,
-/// returns `[2 rows, n]`: the ReLU output `a = relu(z + b)` stacked over `x + a`.
-/// One pass and one allocation for both; callers take the halves with `narrow`.
-/// For `S` members (`z, x: [S, B, n]`, `b: [S, n]`) it returns `[2 S, B, n]`: the `S`
-/// ReLU outputs, then the `S` next inputs.
-pub struct BiasReluResidual;
+/// the next layer input `x + relu(z + b)` and the ReLU's activity mask (one byte per
+/// unit), in one pass. Use it through [`bias_relu_residual`], which returns both. For `S`
+/// members, `z, x: [S, B, n]` and `b: [S, n]`.
+///
+/// The backward pass needs only where the ReLU was active, never the ReLU's values, so
+/// the byte mask takes their place: a quarter of the memory a step keeps per layer, and
+/// less memory traffic for both the forward and the backward kernels.
+struct BiasReluResidual {
+    /// The mask written by the last `cpu_fwd` (a custom op has one output tensor).
+    mask: RefCell<Option<Vec<u8>>>,
+}
 
 impl CustomOp3 for BiasReluResidual {
     fn name(&self) -> &'static str {
@@ -466,19 +554,35 @@ impl CustomOp3 for BiasReluResidual {
         let rows = rows_of("bias-relu-residual", z.len(), b.n)?;
         rows_per_group("bias-relu-residual", rows, b.rows)?;
         let mut checked = Ok(());
-        let out = filled(2 * z.len(), |out| {
-            let (a, next) = out.split_at_mut(z.len());
-            checked = bias_relu_members("bias-relu-residual", a, Some((next, x)), z, &b);
+        let mut next = None;
+        let mask = filled(z.len(), |mask| {
+            next = Some(filled(z.len(), |out| {
+                checked = bias_relu_members("bias-relu-residual", out, Some((mask, x)), z, &b);
+            }));
         });
         checked?;
-        let mut dims = l1.dims().to_vec();
-        dims[0] *= 2;
-        Ok((CpuStorage::F32(out), Shape::from(dims)))
+        *self.mask.borrow_mut() = Some(mask);
+        let next = next.unwrap_or_default();
+        Ok((CpuStorage::F32(next), l1.shape().clone()))
     }
 }
 
+/// A ResMLP layer's forward element-wise work (see [`BiasReluResidual`]): returns the next
+/// layer input `x + relu(z + b)` and the `u8` activity mask, both shaped like `z`.
+pub fn bias_relu_residual(z: &Tensor, b: &Tensor, x: &Tensor) -> Result<(Tensor, Tensor)> {
+    let op = BiasReluResidual {
+        mask: RefCell::new(None),
+    };
+    let next = z.apply_op3_no_bwd(b, x, &op)?;
+    let Some(mask) = op.mask.into_inner() else {
+        candle_core::bail!("bias-relu-residual: the kernel wrote no mask");
+    };
+    let mask = Tensor::from_vec(mask, z.shape(), &Device::Cpu)?;
+    Ok((next, mask))
+}
+
 /// Backward through a ReLU and its bias: from the gradient `g: [rows, n]` of the layer's
-/// output and its ReLU output `a`, returns `[rows + 1, n]`: `dz = g * (a > 0)` stacked over
+/// output and its ReLU output or mask `a` ([`Active`]), returns `[rows + 1, n]`: `dz = g * (a > 0)` stacked over
 /// the bias gradient `sum_rows(dz)`. For `S` members (`g, a: [S, B, n]`) it returns
 /// `[S B + S, n]`: every member's `dz`, then one bias-gradient row per member.
 pub struct ReluBackward;
@@ -495,7 +599,7 @@ impl CustomOp2 for ReluBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (g, a) = (contiguous(s1, l1)?, contiguous(s2, l2)?);
+        let (g, a) = (contiguous(s1, l1)?, ActiveView::of(s2, l2)?);
         let n = *l1.dims().last().unwrap_or(&0);
         let rows = rows_of("relu-backward", g.len(), n)?;
         let groups = groups_of(l1);
@@ -508,7 +612,7 @@ impl CustomOp2 for ReluBackward {
             );
         }
         let out = filled(g.len() + groups * n, |out| {
-            relu_backward_members(out, None, g, a, n, groups);
+            relu_backward_members(out, None, g, &a, n, groups);
         });
         Ok((CpuStorage::F32(out), Shape::from((rows + groups, n))))
     }
@@ -516,7 +620,7 @@ impl CustomOp2 for ReluBackward {
 
 /// ResMLP backward step: the gradient of a layer's input is the skip path plus the branch,
 /// `g = g_up + gx`; this computes it and, for the layer below, its ReLU backward. From
-/// `g_up`, `gx` (`[rows, n]`) and the lower layer's ReLU output `a`, returns
+/// `g_up`, `gx` (`[rows, n]`) and the lower layer's ReLU mask or output `a`, returns
 /// `[2 rows + 1, n]`: `g`, then `dz = g * (a > 0)`, then `sum_rows(dz)`. For `S` members
 /// (`[S, B, n]` operands) it returns `[2 S B + S, n]`: every member's `g`, every member's
 /// `dz`, then one bias-gradient row per member.
@@ -539,7 +643,7 @@ impl CustomOp3 for ResidualBackward {
         let (g_up, gx, a) = (
             contiguous(s1, l1)?,
             contiguous(s2, l2)?,
-            contiguous(s3, l3)?,
+            ActiveView::of(s3, l3)?,
         );
         let n = *l1.dims().last().unwrap_or(&0);
         let rows = rows_of("residual-backward", g_up.len(), n)?;
@@ -554,7 +658,7 @@ impl CustomOp3 for ResidualBackward {
             );
         }
         let out = filled(2 * g_up.len() + groups * n, |out| {
-            relu_backward_members(out, Some(g_up), gx, a, n, groups);
+            relu_backward_members(out, Some(g_up), gx, &a, n, groups);
         });
         Ok((CpuStorage::F32(out), Shape::from((2 * rows + groups, n))))
     }
@@ -619,15 +723,12 @@ mod tests {
         let reference = z.broadcast_add(&b)?.relu()?;
         assert_eq!(a.to_vec2::<f32>()?, reference.to_vec2::<f32>()?);
 
-        let both = z.apply_op3_no_bwd(&b, &x, &BiasReluResidual)?;
-        assert_eq!(
-            both.narrow(0, 0, 2)?.to_vec2::<f32>()?,
-            reference.to_vec2::<f32>()?
-        );
-        assert_eq!(
-            both.narrow(0, 2, 2)?.to_vec2::<f32>()?,
-            (&x + &reference)?.to_vec2::<f32>()?
-        );
+        let (next, mask) = bias_relu_residual(&z, &b, &x)?;
+        assert_eq!(next.to_vec2::<f32>()?, (&x + &reference)?.to_vec2::<f32>()?);
+        assert_eq!(mask.to_vec2::<u8>()?, vec![vec![0, 0, 1], vec![1, 0, 0]]);
+        assert_eq!(dead_fractions(&mask, 1)?, [4.0 / 6.0]);
+        assert_eq!(dead_fractions(&a, 1)?, [4.0 / 6.0]);
+        assert_eq!(dead_fractions(&mask, 2)?, [2.0 / 3.0, 2.0 / 3.0]);
 
         let g = Tensor::new(&[[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]], &dev)?;
         let back = g.apply_op2_no_bwd(&a, &ReluBackward)?;
@@ -639,6 +740,8 @@ mod tests {
                 vec![4.0, 0.0, 3.0]
             ]
         );
+        let masked = g.apply_op2_no_bwd(&mask, &ReluBackward)?;
+        assert_eq!(masked.to_vec2::<f32>()?, back.to_vec2::<f32>()?);
 
         let gx = Tensor::new(&[[1.0f32, 1.0, 1.0], [1.0, 1.0, 1.0]], &dev)?;
         let res = g.apply_op3_no_bwd(&gx, &a, &ResidualBackward)?;
@@ -652,6 +755,8 @@ mod tests {
                 vec![5.0, 0.0, 4.0]
             ]
         );
+        let masked = g.apply_op3_no_bwd(&gx, &mask, &ResidualBackward)?;
+        assert_eq!(masked.to_vec2::<f32>()?, res.to_vec2::<f32>()?);
         Ok(())
     }
 
@@ -684,10 +789,28 @@ mod tests {
         let xt = Tensor::from_slice(&x, (s, b, n), &dev)?;
         let gt = Tensor::from_slice(&g, (s, b, n), &dev)?;
         let plain = zt.apply_op2_no_bwd(&bias, &BiasRelu)?;
-        let both = zt.apply_op3_no_bwd(&bias, &xt, &BiasReluResidual)?;
+        let (next, mask) = bias_relu_residual(&zt, &bias, &xt)?;
         let back = gt.apply_op2_no_bwd(&plain, &ReluBackward)?;
         let res = gt.apply_op3_no_bwd(&xt, &plain, &ResidualBackward)?;
-        assert_eq!(both.dims(), &[2 * s, b, n]);
+        // The forward pass's mask says exactly where the ReLU output is positive, so the
+        // backward kernels give the same bits from either.
+        let bits_of = |t: &Tensor| -> Result<Vec<u32>> {
+            Ok(t.flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .map(|v| v.to_bits())
+                .collect())
+        };
+        assert_eq!(
+            bits_of(&gt.apply_op2_no_bwd(&mask, &ReluBackward)?)?,
+            bits_of(&back)?
+        );
+        assert_eq!(
+            bits_of(&gt.apply_op3_no_bwd(&xt, &mask, &ResidualBackward)?)?,
+            bits_of(&res)?
+        );
+        assert_eq!(next.dims(), &[s, b, n]);
+        assert_eq!(mask.dims(), &[s, b, n]);
         assert_eq!(back.dims(), &[s * b + s, n]);
         assert_eq!(res.dims(), &[2 * s * b + s, n]);
         for m in 0..s {
@@ -703,9 +826,15 @@ mod tests {
                     .collect())
             };
             assert_eq!(bits(&plain.get(m)?)?, bits(&a)?);
-            let bo = zm.apply_op3_no_bwd(&bm, &xm, &BiasReluResidual)?;
-            assert_eq!(bits(&both.get(m)?)?, bits(&bo.narrow(0, 0, b)?)?);
-            assert_eq!(bits(&both.get(s + m)?)?, bits(&bo.narrow(0, b, b)?)?);
+            let (nm, mm) = bias_relu_residual(&zm, &bm, &xm)?;
+            assert_eq!(bits(&next.get(m)?)?, bits(&nm)?);
+            assert_eq!(mask.get(m)?.to_vec2::<u8>()?, mm.to_vec2::<u8>()?);
+            let positive: Vec<Vec<u8>> = a
+                .to_vec2::<f32>()?
+                .iter()
+                .map(|r| r.iter().map(|&v| u8::from(v > 0.0)).collect())
+                .collect();
+            assert_eq!(mm.to_vec2::<u8>()?, positive);
             let ba = gm.apply_op2_no_bwd(&a, &ReluBackward)?;
             assert_eq!(
                 bits(&back.narrow(0, m * b, b)?)?,
@@ -751,35 +880,56 @@ mod tests {
             n,
             stride: n,
         };
-        let run = |avx2: bool, residual: bool| -> (Vec<u32>, Vec<u32>) {
-            let fwd = filled(2 * len, |out| {
-                let (o, nx) = out.split_at_mut(len);
-                let next = residual.then_some((nx, x.as_slice()));
-                if avx2 {
-                    unsafe { bias_relu_members_avx2(o, next, &z, &bias, b * n) }
-                } else {
-                    bias_relu_members_impl(o, next, &z, &bias, b * n)
-                }
-                if !residual {
-                    for v in &mut out[len..] {
-                        v.write(0.0);
+        let masks: Vec<u8> = a.iter().map(|&v| u8::from(v > 0.0)).collect();
+        let run = |avx2: bool, residual: bool| -> (Vec<u32>, Vec<u8>, Vec<u32>, Vec<u32>) {
+            let mut mask = Vec::new();
+            let fwd = filled(len, |out| {
+                mask = filled(len, |m| {
+                    if !residual {
+                        for v in m.iter_mut() {
+                            v.write(0);
+                        }
                     }
-                }
+                    let res = residual.then_some((m, x.as_slice()));
+                    if avx2 {
+                        unsafe { bias_relu_members_avx2(out, res, &z, &bias, b * n) }
+                    } else {
+                        bias_relu_members_impl(out, res, &z, &bias, b * n)
+                    }
+                });
             });
             let up = residual.then_some(g.as_slice());
             let bwd_len = if residual { 2 * len } else { len } + s * n;
-            let bwd = filled(bwd_len, |out| {
-                if avx2 {
-                    unsafe { relu_backward_members_avx2(out, up, &x, &a, n, s) }
-                } else {
-                    relu_backward_members_impl(out, up, &x, &a, n, s)
-                }
-            });
+            let backward = |active: ActiveView| {
+                filled(bwd_len, |out| {
+                    if avx2 {
+                        match active {
+                            ActiveView::Output(a) => unsafe {
+                                relu_backward_members_avx2(out, up, &x, a, n, s)
+                            },
+                            ActiveView::Mask(m) => unsafe {
+                                relu_backward_members_avx2(out, up, &x, m, n, s)
+                            },
+                        }
+                    } else {
+                        match active {
+                            ActiveView::Output(a) => {
+                                relu_backward_members_impl(out, up, &x, a, n, s)
+                            }
+                            ActiveView::Mask(m) => relu_backward_members_impl(out, up, &x, m, n, s),
+                        }
+                    }
+                })
+            };
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<u32>>();
-            (bits(&fwd), bits(&bwd))
+            let from_output = bits(&backward(ActiveView::Output(&a)));
+            let from_mask = bits(&backward(ActiveView::Mask(&masks)));
+            (bits(&fwd), mask, from_output, from_mask)
         };
         for residual in [false, true] {
-            assert_eq!(run(true, residual), run(false, residual));
+            let (fwd, mask, from_output, from_mask) = run(true, residual);
+            assert_eq!(from_output, from_mask);
+            assert_eq!((fwd, mask, from_output, from_mask), run(false, residual));
         }
     }
 }

@@ -10,7 +10,9 @@
 //! from `candle_nn::Linear` and autograd, and the tests hold the two to each other and to
 //! finite differences.
 
-use super::kernels::{with_f32, BiasRelu, BiasReluResidual, ReluBackward, ResidualBackward};
+use super::kernels::{
+    bias_relu_residual, dead_fractions, with_f32, BiasRelu, ReluBackward, ResidualBackward,
+};
 use super::streams;
 use crate::config::RunConfig;
 use candle_core::{Device, Result, Tensor};
@@ -116,13 +118,14 @@ fn weight_tensors(arch: Arch, params: &[f32], dev: &Device) -> Result<Vec<(Tenso
         .collect()
 }
 
-/// Forward pass; returns every layer input `x_0..x_L` and every ReLU output `a_0..a_{L-1}`.
+/// Forward pass; returns every layer input `x_0..x_L` and where every layer's ReLU was
+/// active: its output `a_l` (PlainMLP, where it is also `x_{l+1}`) or its byte mask
+/// (ResMLP; see [`super::kernels::Active`]).
 fn forward(
     arch: Arch,
     layers: &[(Tensor, Tensor)],
     x: Tensor,
 ) -> Result<(Vec<Tensor>, Vec<Tensor>)> {
-    let rows = x.dims()[0];
     let mut xs = Vec::with_capacity(arch.depth + 1);
     let mut acts = Vec::with_capacity(arch.depth);
     xs.push(x);
@@ -130,9 +133,9 @@ fn forward(
         let h = &xs[xs.len() - 1];
         let z = h.matmul(&w.t()?)?;
         if arch.residual {
-            let both = z.apply_op3_no_bwd(b, h, &BiasReluResidual)?;
-            acts.push(both.narrow(0, 0, rows)?);
-            xs.push(both.narrow(0, rows, rows)?);
+            let (next, mask) = bias_relu_residual(&z, b, h)?;
+            acts.push(mask);
+            xs.push(next);
         } else {
             let a = z.apply_op2_no_bwd(b, &BiasRelu)?;
             acts.push(a.clone());
@@ -201,9 +204,7 @@ pub fn forward_backward(arch: Arch, params: &[f32], x: &[f32], probe: bool) -> R
         with_f32(&db, |s| grads[arch.bias_range(l)].copy_from_slice(s))?;
         if probe {
             let (act_mean, act_std) = with_f32(&xs[l + 1], mean_std)?;
-            let dead_frac = with_f32(&acts[l], |a| {
-                a.iter().filter(|&&v| v <= 0.0).count() as f64 / a.len() as f64
-            })?;
+            let dead_frac = dead_fractions(&acts[l], 1)?[0];
             stats.push(LayerStats {
                 grad_norm: l2(&grads[arch.weight_range(l)]),
                 bias_grad_norm: l2(&grads[arch.bias_range(l)]),
