@@ -7,7 +7,7 @@
 //! `[S, batch, width]`, and runs every matrix product and fused element-wise kernel once
 //! for all of them, so that cost is paid once per step instead of `S` times. What it
 //! cannot share is memory traffic: each member keeps its parameters, Adam moments and
-//! activations (about 1.7 MB at depth 20, width 64, batch 64), so a batch's working set
+//! activations (about 1.4 MB at depth 20, width 64, batch 64), so a batch's working set
 //! grows with `S` and, past the last-level cache, the step slows down again (the README's
 //! "Vectorized training" section has the measurements).
 //!
