@@ -155,7 +155,7 @@ pub struct RunArgs {
     pub shard: Option<crate::runner::shard::Shard>,
     /// Train up to N runs that share a network shape together in one batched graph
     /// (overrides `[execution] vectorize`; 1 = every run alone). Batches stay within a
-    /// cache budget (at most 3 runs at depth 20, width 64, batch 64); results are the same
+    /// cache budget (at most 4 runs at depth 20, width 64, batch 64); results are the same
     /// bits either way.
     #[arg(long, value_name = "N")]
     pub vectorize: Option<usize>,
@@ -240,7 +240,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub autograd: bool,
     /// Also time the vectorized step of this many runs in one batched graph (per
-    /// run-step, next to its batched matrix-product floor).
+    /// run-step, next to the floors set by its batched matrix products).
     #[arg(long, default_value_t = 1)]
     pub vectorize: usize,
     /// Print JSON instead of a table.

@@ -130,8 +130,10 @@ pub struct BatchedTrainer {
 /// up through the layers and kept, as the step keeps its layer inputs; then down from the
 /// top, the weight gradient `dz_l^T x_l` on the kept `x_l` and, at every layer but the
 /// first, the input gradient `dz_{l-1} = dz_l W_l` chained down. Same shapes, strides and
-/// weight views as the step; only the element-wise work, the loss and the update are
-/// missing (and the activations are not ReLU'd, which changes no product's cost).
+/// weight views as the step (contiguous activations, strided weights); only the
+/// element-wise work, the loss and the update are missing. Without ReLU and residual
+/// the chained values shrink layer by layer; run it under [`FlushDenormals`] (as the
+/// benchmark does) so that none becomes a slow subnormal.
 pub struct StepProducts {
     x: Tensor,
     dz: Tensor,
@@ -528,29 +530,27 @@ impl BatchedTrainer {
     /// schedule (the step counter still advances, so batches and Adam's bias correction
     /// follow it).
     pub fn bench_step(&mut self) -> anyhow::Result<()> {
-        let t = self.step;
-        let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
-        let plans: Vec<Plan> = losses
-            .iter()
-            .map(|&loss| Plan {
-                last: false,
-                probe: false,
-                loss,
-                eval_loss: None,
-                finite: true,
-                update: true,
-            })
-            .collect();
-        self.backward_and_update(&xs, &acts, grad, &plans, t, None)?;
-        self.step = t + 1;
-        Ok(())
+        self.bare_step(None).map(drop)
     }
 
     /// The matrix products of one real training step, captured for the benchmark's floor:
-    /// runs a bare step (as [`BatchedTrainer::bench_step`]) and keeps the tensors its
-    /// products read, so that [`StepProducts::run`] replays exactly those products (same
-    /// shapes, strides and buffers) without anything else of the step.
+    /// takes a bare step (as [`BatchedTrainer::bench_step`]) and keeps what its products
+    /// start from (the input batch and the top layer's pre-activation gradient), so that
+    /// [`StepProducts::run`] replays the step's products with its shapes, strides and
+    /// weight views and nothing else of the step.
     pub fn step_products(&mut self) -> anyhow::Result<StepProducts> {
+        let mut dz = None;
+        let x = self.bare_step(Some(&mut dz))?;
+        let dz = dz.ok_or_else(|| anyhow::anyhow!("the step kept no gradient"))?;
+        let weights = (0..self.arch.depth)
+            .map(|l| Ok(self.layer(l)?.0))
+            .collect::<candle_core::Result<_>>()?;
+        Ok(StepProducts { x, dz, weights })
+    }
+
+    /// A bare step (see [`BatchedTrainer::bench_step`]); returns its input batch and, into
+    /// `top_dz`, the top layer's pre-activation gradient.
+    fn bare_step(&mut self, top_dz: Option<&mut Option<Tensor>>) -> anyhow::Result<Tensor> {
         let t = self.step;
         let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
         let plans: Vec<Plan> = losses
@@ -564,17 +564,9 @@ impl BatchedTrainer {
                 update: true,
             })
             .collect();
-        let mut dzs = Vec::with_capacity(self.arch.depth);
-        self.backward_and_update(&xs, &acts, grad, &plans, t, Some(&mut dzs))?;
+        self.backward_and_update(&xs, &acts, grad, &plans, t, top_dz)?;
         self.step = t + 1;
-        let weights = (0..self.arch.depth)
-            .map(|l| Ok(self.layer(l)?.0))
-            .collect::<candle_core::Result<_>>()?;
-        Ok(StepProducts {
-            x: xs[0].clone(),
-            dz: dzs[0].clone(),
-            weights,
-        })
+        Ok(xs[0].clone())
     }
 
     /// The flat parameters of the member at slice `pos`.
@@ -594,7 +586,7 @@ impl BatchedTrainer {
         grad: Tensor,
         plans: &[Plan],
         t: usize,
-        mut dz_sink: Option<&mut Vec<Tensor>>,
+        top_dz: Option<&mut Option<Tensor>>,
     ) -> anyhow::Result<Vec<Vec<LayerStats>>> {
         let arch = self.arch;
         let (s, b, w) = (self.active.len(), self.batch, arch.width);
@@ -612,11 +604,11 @@ impl BatchedTrainer {
             top.narrow(0, 0, sb)?.reshape((s, b, w))?,
             top.narrow(0, sb, s)?,
         );
+        if let Some(sink) = top_dz {
+            *sink = Some(dz.clone());
+        }
         for l in (0..arch.depth).rev() {
             let (wl, _) = self.layer(l)?;
-            if let Some(sink) = dz_sink.as_deref_mut() {
-                sink.push(dz.clone());
-            }
             let dw = dz.t()?.matmul(&xs[l])?;
             if any_probe {
                 let dead = dead_fractions(&acts[l], s)?;
@@ -808,6 +800,9 @@ mod tests {
         let (s, bs, w) = (cfgs.len(), cfgs[0].batch_size, cfgs[0].width);
         assert_eq!(products.x.dims(), [s, bs, w]);
         assert_eq!(products.dz.dims(), [s, bs, w]);
+        // Contiguous like the step's activations and gradients (the weights are strided
+        // views of the stacked parameters, as in the step).
+        assert!(products.x.is_contiguous() && products.dz.is_contiguous());
         assert_eq!(products.weights.len(), cfgs[0].depth);
         for wl in &products.weights {
             assert_eq!(wl.dims(), [s, w, w]);

@@ -99,7 +99,7 @@ fn time_interleaved(
     for f in work.iter_mut() {
         f()?;
     }
-    let mut rounds = vec![Vec::with_capacity(reps); work.len()];
+    let mut rounds: Vec<Rounds> = (0..work.len()).map(|_| Vec::with_capacity(reps)).collect();
     for _ in 0..reps {
         for (f, samples) in work.iter_mut().zip(&mut rounds) {
             let start = Instant::now();
@@ -170,8 +170,9 @@ pub fn run(spec: &BenchSpec) -> anyhow::Result<Vec<BenchRow>> {
         let (mut params, _) = model::init_params(&cfg);
         let w = spec.width;
         let (x, weights) = plain_operands(&params, arch, batch)?;
-        // A batch of one makes the same gemm calls as the one-run step (the batched
-        // trainer's tests check both paths agree bit for bit).
+        // The one-run step's products, replayed through a batch of one: the same sizes per
+        // product, with a leading batch dimension of 1 (both paths agree bit for bit, as
+        // the batched trainer's tests check).
         let products = BatchedTrainer::new(std::slice::from_ref(&cfg))?.step_products()?;
         let mut opt = OptimizerState::new(cfg.optimizer, params.len());
         let mut t = 0usize;

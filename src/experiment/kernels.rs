@@ -151,7 +151,7 @@ fn rows_view<'a>(s: &'a CpuStorage, l: &Layout) -> Result<Rows<'a>> {
 
 /// A vector of `len` values written by `fill`, without zero-filling it first (at a
 /// vectorized batch's sizes the zero fill cost as much as the kernel itself).
-fn filled<T>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+fn filled<T: Copy>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
     let mut v = Vec::with_capacity(len);
     let spare = &mut v.spare_capacity_mut()[..len];
     fill(spare);
@@ -308,19 +308,19 @@ impl Active for u8 {
 /// The fraction of inactive ("dead") units of each of `groups` equal members of a ReLU
 /// output or mask tensor (see [`Active`]).
 pub fn dead_fractions(t: &Tensor, groups: usize) -> Result<Vec<f64>> {
-    fn per<T: Active>(v: &[T], groups: usize) -> Vec<f64> {
-        let per = v.len() / groups.max(1);
-        v.chunks_exact(per.max(1))
+    fn per<T: Active>(v: &[T], groups: usize) -> Result<Vec<f64>> {
+        let per = rows_per_group("dead-fractions", v.len(), groups)?;
+        Ok(v.chunks_exact(per)
             .map(|c| c.iter().filter(|a| !a.on()).count() as f64 / c.len() as f64)
-            .collect()
+            .collect())
     }
     let (storage, layout) = t.storage_and_layout();
     let Storage::Cpu(cpu) = &*storage else {
         candle_core::bail!("resweep kernels run on the CPU only");
     };
     match cpu {
-        CpuStorage::U8(_) => Ok(per(contiguous::<u8>(cpu, layout)?, groups)),
-        _ => Ok(per(contiguous::<f32>(cpu, layout)?, groups)),
+        CpuStorage::U8(_) => per(contiguous::<u8>(cpu, layout)?, groups),
+        _ => per(contiguous::<f32>(cpu, layout)?, groups),
     }
 }
 
@@ -562,7 +562,9 @@ impl CustomOp3 for BiasReluResidual {
         });
         checked?;
         *self.mask.borrow_mut() = Some(mask);
-        let next = next.unwrap_or_default();
+        let Some(next) = next else {
+            candle_core::bail!("bias-relu-residual: the kernel wrote no output");
+        };
         Ok((CpuStorage::F32(next), l1.shape().clone()))
     }
 }
@@ -582,8 +584,9 @@ pub fn bias_relu_residual(z: &Tensor, b: &Tensor, x: &Tensor) -> Result<(Tensor,
 }
 
 /// Backward through a ReLU and its bias: from the gradient `g: [rows, n]` of the layer's
-/// output and its ReLU output or mask `a` ([`Active`]), returns `[rows + 1, n]`: `dz = g * (a > 0)` stacked over
-/// the bias gradient `sum_rows(dz)`. For `S` members (`g, a: [S, B, n]`) it returns
+/// output and where its ReLU was active (`a`: its output or mask, see [`Active`]),
+/// returns `[rows + 1, n]`: `dz = g` where active, else 0, stacked over the bias
+/// gradient `sum_rows(dz)`. For `S` members (`g, a: [S, B, n]`) it returns
 /// `[S B + S, n]`: every member's `dz`, then one bias-gradient row per member.
 pub struct ReluBackward;
 
@@ -621,7 +624,7 @@ impl CustomOp2 for ReluBackward {
 /// ResMLP backward step: the gradient of a layer's input is the skip path plus the branch,
 /// `g = g_up + gx`; this computes it and, for the layer below, its ReLU backward. From
 /// `g_up`, `gx` (`[rows, n]`) and the lower layer's ReLU mask or output `a`, returns
-/// `[2 rows + 1, n]`: `g`, then `dz = g * (a > 0)`, then `sum_rows(dz)`. For `S` members
+/// `[2 rows + 1, n]`: `g`, then `dz = g` where active, else 0, then `sum_rows(dz)`. For `S` members
 /// (`[S, B, n]` operands) it returns `[2 S B + S, n]`: every member's `g`, every member's
 /// `dz`, then one bias-gradient row per member.
 pub struct ResidualBackward;

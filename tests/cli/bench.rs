@@ -70,8 +70,25 @@ fn bench_reports_step_floors_and_paired_ratios_for_both_paths() {
             "--autograd",
         ],
     ));
-    assert!(
-        table.contains("floor us") && table.contains("x hot floor"),
+    let header = table.lines().nth(1).unwrap();
+    let columns: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "batch",
+            "runs/graph",
+            "us/run-step",
+            "GFLOP/s",
+            "floor us",
+            "x floor",
+            "hot floor us",
+            "x hot floor",
+            "autograd us"
+        ],
         "{table}"
     );
     let row = table.lines().last().unwrap();
