@@ -44,12 +44,7 @@ fn sigint_checkpoints_exits_130_and_resumes_exactly() {
     let dir = tempfile::tempdir().unwrap();
     sweep_file(dir.path(), "s.toml", &long_sweep("interrupted", 3));
     let sweep_dir = dir.path().join("runs/interrupted");
-    let child = spawn(dir.path(), &["run", "s.toml", "--jobs", "1"]);
-    wait_for_checkpoint(&sweep_dir);
-    signal(&child, "-INT");
-    let out = child.wait_with_output().unwrap();
-    let (_, err) = text(&out);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let err = interrupt(dir.path(), &sweep_dir, &["run", "s.toml", "--jobs", "1"]);
     assert!(
         err.contains("interrupted:") && err.contains("rerun the same command to resume"),
         "{err}"

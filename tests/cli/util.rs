@@ -91,18 +91,26 @@ pub fn run_files(sweep_dir: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-/// `result.json` of every run, without the fields that legitimately vary (timing, dates).
-pub fn results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
+/// `result.json` of every run, by run id, as written.
+pub fn raw_results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
     let mut out = BTreeMap::new();
     for run in std::fs::read_dir(sweep_dir.join("runs")).unwrap() {
         let run = run.unwrap().path();
         let text = std::fs::read_to_string(run.join("result.json")).unwrap();
-        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        out.insert(run.file_name().unwrap().to_string_lossy().into_owned(), v);
+    }
+    out
+}
+
+/// `result.json` of every run, without the fields that legitimately vary (timing, dates).
+pub fn results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
+    let mut out = raw_results(sweep_dir);
+    for v in out.values_mut() {
         let obj = v.as_object_mut().unwrap();
         for k in ["wall_time_s", "steps_per_s", "finished_at", "resumed"] {
             obj.remove(k);
         }
-        out.insert(run.file_name().unwrap().to_string_lossy().into_owned(), v);
     }
     out
 }
@@ -161,6 +169,18 @@ pub fn wait_for_checkpoint(sweep_dir: &Path) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Starts `resweep args` in `cwd`, interrupts it (SIGINT) once a run of `sweep_dir` has a
+/// checkpoint, checks that it exits 130 and returns its stderr.
+pub fn interrupt(cwd: &Path, sweep_dir: &Path, args: &[&str]) -> String {
+    let child = spawn(cwd, args);
+    wait_for_checkpoint(sweep_dir);
+    signal(&child, "-INT");
+    let out = child.wait_with_output().unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    err
 }
 
 /// Sends a signal (`-INT`, `-KILL`) to a child.

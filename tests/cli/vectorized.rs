@@ -5,14 +5,9 @@
 use crate::util::*;
 use std::path::Path;
 
+/// Every run's `result.json`, as written.
 fn result_json(sweep_dir: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_dir(sweep_dir.join("runs"))
-        .unwrap()
-        .map(|e| {
-            let text = std::fs::read_to_string(e.unwrap().path().join("result.json")).unwrap();
-            serde_json::from_str(&text).unwrap()
-        })
-        .collect()
+    raw_results(sweep_dir).into_values().collect()
 }
 
 /// Eval losses of every run, by run id: `(step, eval_loss)` in step order.
@@ -183,19 +178,6 @@ fn at_real_scale_res_learns_alike_and_plain_still_does_not_learn() {
         run_files(&vec_dir.path().join("runs/real")),
         run_files(&alone_dir.path().join("runs/real"))
     );
-}
-
-fn interrupt(cwd: &Path, sweep_dir: &Path, args: &[&str]) {
-    let child = spawn(cwd, args);
-    wait_for_checkpoint(sweep_dir);
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let (_, err) = text(&out);
-    assert_eq!(out.status.code(), Some(130), "{err}");
 }
 
 #[test]
