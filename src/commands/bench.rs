@@ -42,7 +42,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
             format!(
                 " (vectorized: {} runs per graph, {} batched steps per repetition; figures per run-step)",
                 a.vectorize,
-                (a.steps / a.vectorize).max(5)
+                spec.batched_steps()
             )
         } else {
             String::new()

@@ -79,6 +79,14 @@ pub struct BenchSpec {
     pub vectorize: usize,
 }
 
+impl BenchSpec {
+    /// Batched steps per repetition of the vectorized step: as many run-steps as a
+    /// one-run repetition, and at least 5.
+    pub fn batched_steps(&self) -> usize {
+        (self.steps / self.vectorize.max(1)).max(5)
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -226,7 +234,7 @@ fn plain_operands(
 /// `cfg`), its floor and its hot floor, in microseconds per run-step.
 fn vectorized(cfg: &RunConfig, spec: &BenchSpec) -> anyhow::Result<Vec<Rounds>> {
     let s = spec.vectorize;
-    let steps = (spec.steps / s).max(5);
+    let steps = spec.batched_steps();
     let cfgs: Vec<RunConfig> = (0..s as u64)
         .map(|seed| RunConfig {
             seed,
