@@ -37,11 +37,11 @@
 //! The remaining members are compacted into a new stacked tensor and go on unaffected.
 
 use super::kernels::{
-    bias_relu_residual, dead_fractions, with_f32, with_f32_mut, BiasRelu, FlushDenormals,
-    ReluBackward, ResidualBackward,
+    dead_fractions, with_f32, with_f32_mut, with_f32s, FlushDenormals, ReluBackward,
+    ResidualBackward,
 };
 use super::model::{self, Arch, LayerStats};
-use super::optim::OptimizerState;
+use super::optim::{OptimizerState, Update};
 use super::streams;
 use super::train::{Ending, Fingerprints, LayerRecord, Observer, StepRecord, TrainState};
 use crate::config::RunConfig;
@@ -123,6 +123,9 @@ pub struct BatchedTrainer {
     active: Vec<usize>,
     /// The active members' flat parameters, `[active, depth, width + 1, width]`.
     params: Tensor,
+    /// Per layer, the weights `[active, width, width]` and biases `[active, width]`:
+    /// views of `params`, rebuilt whenever `params` is replaced.
+    layers: Vec<(Tensor, Tensor)>,
 }
 
 /// The matrix products of a training step with the step's data flow (see
@@ -261,18 +264,9 @@ impl BatchedTrainer {
             step,
             members: out,
             active: (0..s).collect(),
+            layers: layer_views(arch, &params)?,
             params,
         })
-    }
-
-    /// Number of members.
-    pub fn len(&self) -> usize {
-        self.members.len()
-    }
-
-    /// True for a batch without members (never: construction refuses it).
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
     }
 
     /// Member `i`'s fingerprints for the fairness audit (equal to its one-run trainer's).
@@ -332,7 +326,7 @@ impl BatchedTrainer {
             let t = self.step;
             let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
             let plans = self.plans(t, &losses)?;
-            let stats = self.backward_and_update(&xs, &acts, grad, &plans, t, None)?;
+            let (stats, _) = self.backward_and_update(&xs, &acts, grad, &plans, t)?;
             drop((xs, acts));
 
             let mut leaving = Vec::new();
@@ -434,15 +428,9 @@ impl BatchedTrainer {
             (keep.len(), a.depth, a.width + 1, a.width),
             &Device::Cpu,
         )?;
+        self.layers = layer_views(a, &self.params)?;
         self.active = keep.iter().map(|&pos| self.active[pos]).collect();
         Ok(())
-    }
-
-    /// Layer `l`'s weights `[S, width, width]` and biases `[S, width]`: views of `params`.
-    fn layer(&self, l: usize) -> candle_core::Result<(Tensor, Tensor)> {
-        let w = self.arch.width;
-        let layer = self.params.narrow(1, l, 1)?.squeeze(1)?;
-        Ok((layer.narrow(1, 0, w)?, layer.narrow(1, w, 1)?.squeeze(1)?))
     }
 
     /// Step `t`'s batches, the forward pass, every member's loss, and the gradient of each
@@ -461,39 +449,19 @@ impl BatchedTrainer {
             x.extend(streams::train_batch(self.members[i].cfg.seed, t, b, w));
         }
         let x = Tensor::from_vec(x, (s, b, w), &dev)?;
-
-        let depth = self.arch.depth;
-        let mut xs = Vec::with_capacity(depth + 1);
-        let mut acts = Vec::with_capacity(depth);
-        xs.push(x);
-        for l in 0..depth {
-            let (wl, bl) = self.layer(l)?;
-            let h = &xs[xs.len() - 1];
-            let z = h.matmul(&wl.t()?)?;
-            if self.arch.residual {
-                let (next, mask) = bias_relu_residual(&z, &bl, h)?;
-                acts.push(mask);
-                xs.push(next);
-            } else {
-                let a = z.apply_op2_no_bwd(&bl, &BiasRelu)?;
-                acts.push(a.clone());
-                xs.push(a);
-            }
-        }
+        let (xs, acts) = model::forward(self.arch, &self.layers, x)?;
 
         let per = b * w;
-        let (losses, grad) = with_f32(&xs[depth], |y| {
-            with_f32(&xs[0], |x| {
-                let mut losses = Vec::with_capacity(s);
-                let mut grad = Vec::with_capacity(s * per);
-                for (yc, xc) in y.chunks_exact(per).zip(x.chunks_exact(per)) {
-                    let (loss, g) = model::mse_and_grad(yc, xc);
-                    losses.push(loss);
-                    grad.extend_from_slice(&g);
-                }
-                (losses, grad)
-            })
-        })??;
+        let (losses, grad) = with_f32s([&xs[self.arch.depth], &xs[0]], |[y, x]| {
+            let mut losses = Vec::with_capacity(s);
+            let mut grad = Vec::with_capacity(s * per);
+            for (yc, xc) in y.chunks_exact(per).zip(x.chunks_exact(per)) {
+                let (loss, g) = model::mse_and_grad(yc, xc);
+                losses.push(loss);
+                grad.extend_from_slice(&g);
+            }
+            (losses, grad)
+        })?;
         let grad = Tensor::from_vec(grad, (s, b, w), &dev)?;
         Ok((xs, acts, losses, grad))
     }
@@ -506,8 +474,11 @@ impl BatchedTrainer {
             let cfg = &self.members[i].cfg;
             let last = t == cfg.steps;
             let eval_loss = if t.is_multiple_of(cfg.eval_every) || last {
-                let params = self.live_state_params(pos)?;
-                Some(model::loss(self.arch, &params, &self.members[i].eval_x)?)
+                let n = self.arch.param_count();
+                let eval_x = &self.members[i].eval_x;
+                Some(with_f32(&self.params, |p| {
+                    model::loss(self.arch, &p[pos * n..(pos + 1) * n], eval_x)
+                })??)
             } else {
                 None
             };
@@ -530,7 +501,7 @@ impl BatchedTrainer {
     /// schedule (the step counter still advances, so batches and Adam's bias correction
     /// follow it).
     pub fn bench_step(&mut self) -> anyhow::Result<()> {
-        self.bare_step(None).map(drop)
+        self.bare_step().map(drop)
     }
 
     /// The matrix products of one real training step, captured for the benchmark's floor:
@@ -539,18 +510,14 @@ impl BatchedTrainer {
     /// [`StepProducts::run`] replays the step's products with its shapes, strides and
     /// weight views and nothing else of the step.
     pub fn step_products(&mut self) -> anyhow::Result<StepProducts> {
-        let mut dz = None;
-        let x = self.bare_step(Some(&mut dz))?;
-        let dz = dz.ok_or_else(|| anyhow::anyhow!("the step kept no gradient"))?;
-        let weights = (0..self.arch.depth)
-            .map(|l| Ok(self.layer(l)?.0))
-            .collect::<candle_core::Result<_>>()?;
+        let (x, dz) = self.bare_step()?;
+        let weights = self.layers.iter().map(|(w, _)| w.clone()).collect();
         Ok(StepProducts { x, dz, weights })
     }
 
-    /// A bare step (see [`BatchedTrainer::bench_step`]); returns its input batch and, into
-    /// `top_dz`, the top layer's pre-activation gradient.
-    fn bare_step(&mut self, top_dz: Option<&mut Option<Tensor>>) -> anyhow::Result<Tensor> {
+    /// A bare step (see [`BatchedTrainer::bench_step`]); returns its input batch and the
+    /// top layer's pre-activation gradient.
+    fn bare_step(&mut self) -> anyhow::Result<(Tensor, Tensor)> {
         let t = self.step;
         let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
         let plans: Vec<Plan> = losses
@@ -564,21 +531,15 @@ impl BatchedTrainer {
                 update: true,
             })
             .collect();
-        self.backward_and_update(&xs, &acts, grad, &plans, t, top_dz)?;
+        let (_, top_dz) = self.backward_and_update(&xs, &acts, grad, &plans, t)?;
         self.step = t + 1;
-        Ok(xs[0].clone())
-    }
-
-    /// The flat parameters of the member at slice `pos`.
-    fn live_state_params(&self, pos: usize) -> candle_core::Result<Vec<f32>> {
-        let n = self.arch.param_count();
-        with_f32(&self.params, |p| p[pos * n..(pos + 1) * n].to_vec())
+        Ok((xs[0].clone(), top_dz))
     }
 
     /// The backward pass, layer by layer from the top; each layer's probes (for members
     /// probed at this step) are taken before its update, and its update (for members that
     /// take one) right after its last use. Returns each member's layer statistics, from
-    /// layer 1 up (empty when not probed).
+    /// layer 1 up (empty when not probed), and the top layer's pre-activation gradient.
     fn backward_and_update(
         &mut self,
         xs: &[Tensor],
@@ -586,17 +547,25 @@ impl BatchedTrainer {
         grad: Tensor,
         plans: &[Plan],
         t: usize,
-        top_dz: Option<&mut Option<Tensor>>,
-    ) -> anyhow::Result<Vec<Vec<LayerStats>>> {
+    ) -> anyhow::Result<(Vec<Vec<LayerStats>>, Tensor)> {
         let arch = self.arch;
         let (s, b, w) = (self.active.len(), self.batch, arch.width);
         let (sb, n) = (s * b, arch.param_count());
         let any_probe = plans.iter().any(|p| p.probe);
-        let any_update = plans.iter().any(|p| p.update);
         let mut stats: Vec<Vec<LayerStats>> = plans
             .iter()
             .map(|p| Vec::with_capacity(if p.probe { arch.depth } else { 0 }))
             .collect();
+        // Each updating member's update constants, once for the whole step.
+        let updates: Vec<Option<Update>> = plans
+            .iter()
+            .zip(&self.active)
+            .map(|(plan, &i)| {
+                let m = &self.members[i];
+                plan.update.then(|| m.opt.prepare(&m.cfg, t + 1))
+            })
+            .collect();
+        let any_update = updates.iter().any(Option::is_some);
 
         let mut g = grad;
         let top = g.apply_op2_no_bwd(&acts[arch.depth - 1], &ReluBackward)?;
@@ -604,105 +573,77 @@ impl BatchedTrainer {
             top.narrow(0, 0, sb)?.reshape((s, b, w))?,
             top.narrow(0, sb, s)?,
         );
-        if let Some(sink) = top_dz {
-            *sink = Some(dz.clone());
-        }
+        let top_dz = dz.clone();
         for l in (0..arch.depth).rev() {
-            let (wl, _) = self.layer(l)?;
+            let wl = &self.layers[l].0;
             let dw = dz.t()?.matmul(&xs[l])?;
             if any_probe {
                 let dead = dead_fractions(&acts[l], s)?;
-                with_f32(&dw, |dwv| {
-                    with_f32(&db, |dbv| {
-                        with_f32(&self.params, |p| {
-                            with_f32(&xs[l + 1], |out| {
-                                for (pos, plan) in plans.iter().enumerate() {
-                                    if !plan.probe {
-                                        continue;
-                                    }
-                                    let wr = arch.weight_range(l);
-                                    let (act_mean, act_std) =
-                                        model::mean_std(&out[pos * b * w..(pos + 1) * b * w]);
-                                    stats[pos].push(LayerStats {
-                                        grad_norm: model::l2(&dwv[pos * w * w..(pos + 1) * w * w]),
-                                        bias_grad_norm: model::l2(&dbv[pos * w..(pos + 1) * w]),
-                                        act_mean,
-                                        act_std,
-                                        dead_frac: dead[pos],
-                                        weight_norm: model::l2(
-                                            &p[pos * n + wr.start..pos * n + wr.end],
-                                        ),
-                                    });
-                                }
-                            })
-                        })
-                    })
-                })????;
+                let wr = arch.weight_range(l);
+                with_f32s([&dw, &db, &self.params, &xs[l + 1]], |[dwv, dbv, p, out]| {
+                    for (pos, plan) in plans.iter().enumerate() {
+                        if plan.probe {
+                            stats[pos].push(model::layer_stats(
+                                &dwv[pos * w * w..(pos + 1) * w * w],
+                                &dbv[pos * w..(pos + 1) * w],
+                                &p[pos * n + wr.start..pos * n + wr.end],
+                                &out[pos * b * w..(pos + 1) * b * w],
+                                dead[pos],
+                            ));
+                        }
+                    }
+                })?;
             }
-            let below = if l > 0 {
-                let gx = dz.matmul(&wl)?;
-                if arch.residual {
-                    let back = g.apply_op3_no_bwd(&gx, &acts[l - 1], &ResidualBackward)?;
-                    Some((
-                        back.narrow(0, 0, sb)?.reshape((s, b, w))?,
-                        back.narrow(0, sb, sb)?.reshape((s, b, w))?,
-                        back.narrow(0, 2 * sb, s)?,
-                    ))
-                } else {
-                    let back = gx.apply_op2_no_bwd(&acts[l - 1], &ReluBackward)?;
-                    Some((
-                        g.clone(),
-                        back.narrow(0, 0, sb)?.reshape((s, b, w))?,
-                        back.narrow(0, sb, s)?,
-                    ))
-                }
-            } else {
-                None
-            };
-            drop(wl);
+            // The input gradient is the layer's weights' last use: the update follows.
+            let gx = if l > 0 { Some(dz.matmul(wl)?) } else { None };
             if any_update {
+                let (wr, br) = (arch.weight_range(l), arch.bias_range(l));
                 let members = &mut self.members;
                 let active = &self.active;
-                with_f32(&dw, |dwv| {
-                    with_f32(&db, |dbv| {
-                        with_f32_mut(&self.params, |p| {
-                            for (pos, plan) in plans.iter().enumerate() {
-                                if !plan.update {
-                                    continue;
-                                }
-                                let m = &mut members[active[pos]];
-                                let (wr, br) = (arch.weight_range(l), arch.bias_range(l));
-                                let member = &mut p[pos * n..(pos + 1) * n];
-                                m.opt.step_range(
-                                    &m.cfg,
-                                    t + 1,
-                                    wr.start,
-                                    &mut member[wr],
-                                    &dwv[pos * w * w..(pos + 1) * w * w],
-                                );
-                                m.opt.step_range(
-                                    &m.cfg,
-                                    t + 1,
-                                    br.start,
-                                    &mut member[br],
-                                    &dbv[pos * w..(pos + 1) * w],
-                                );
-                            }
-                        })
+                with_f32s([&dw, &db], |[dwv, dbv]| {
+                    with_f32_mut(&self.params, |p| {
+                        for (pos, k) in updates.iter().enumerate() {
+                            let Some(k) = k else { continue };
+                            let opt = &mut members[active[pos]].opt;
+                            let member = &mut p[pos * n..(pos + 1) * n];
+                            let dw = &dwv[pos * w * w..(pos + 1) * w * w];
+                            opt.apply_range(k, wr.start, &mut member[wr.clone()], dw);
+                            let db = &dbv[pos * w..(pos + 1) * w];
+                            opt.apply_range(k, br.start, &mut member[br.clone()], db);
+                        }
                     })
-                })???;
+                })??;
             }
-            if let Some((g_next, dz_next, db_next)) = below {
-                g = g_next;
-                dz = dz_next;
-                db = db_next;
+            if let Some(gx) = gx {
+                if arch.residual {
+                    let back = g.apply_op3_no_bwd(&gx, &acts[l - 1], &ResidualBackward)?;
+                    g = back.narrow(0, 0, sb)?.reshape((s, b, w))?;
+                    dz = back.narrow(0, sb, sb)?.reshape((s, b, w))?;
+                    db = back.narrow(0, 2 * sb, s)?;
+                } else {
+                    let back = gx.apply_op2_no_bwd(&acts[l - 1], &ReluBackward)?;
+                    dz = back.narrow(0, 0, sb)?.reshape((s, b, w))?;
+                    db = back.narrow(0, sb, s)?;
+                }
             }
         }
         for s in &mut stats {
             s.reverse();
         }
-        Ok(stats)
+        Ok((stats, top_dz))
     }
+}
+
+/// Per layer, the weight `[S, width, width]` and bias `[S, width]` views of stacked
+/// parameters `[S, depth, width + 1, width]`.
+fn layer_views(arch: Arch, params: &Tensor) -> candle_core::Result<Vec<(Tensor, Tensor)>> {
+    let w = arch.width;
+    (0..arch.depth)
+        .map(|l| {
+            let layer = params.narrow(1, l, 1)?.squeeze(1)?;
+            Ok((layer.narrow(1, 0, w)?, layer.narrow(1, w, 1)?.squeeze(1)?))
+        })
+        .collect()
 }
 
 #[cfg(test)]

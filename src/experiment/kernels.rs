@@ -32,6 +32,26 @@ pub fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     Ok(f(data))
 }
 
+/// Calls `f` with the contiguous `f32` data of several CPU tensors at once, without
+/// copying (one closure instead of nested [`with_f32`] calls).
+pub fn with_f32s<const N: usize, R>(
+    ts: [&Tensor; N],
+    f: impl FnOnce([&[f32]; N]) -> R,
+) -> Result<R> {
+    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
+    let mut data = Vec::with_capacity(N);
+    for (storage, layout) in &guards {
+        let Storage::Cpu(cpu) = &**storage else {
+            candle_core::bail!("resweep kernels run on the CPU only");
+        };
+        data.push(contiguous(cpu, layout)?);
+    }
+    let Ok(data) = <[&[f32]; N]>::try_from(data) else {
+        unreachable!("one slice per tensor")
+    };
+    Ok(f(data))
+}
+
 /// The contiguous slice a layout addresses.
 fn contiguous<'a, T: WithDType>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
     let all = s.as_slice::<T>()?;
@@ -168,7 +188,7 @@ fn filled<T: Copy>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<
 /// never contracted into fused multiply-adds, and every reduction keeps its order, so
 /// both builds give bitwise the same values (tested).
 #[inline]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
@@ -179,26 +199,24 @@ fn has_avx2() -> bool {
     }
 }
 
-/// Writes `relu(z + b_g)` for each member `g` of `z` (contiguous, `b.rows` members) into
-/// `out`; with `residual = Some((mask, x))`, writes instead the ReLU's activity mask
-/// (`1` where `z + b_g > 0`) into `mask` and `x + relu(z + b_g)` into `out`.
+/// Writes `relu(z + b_g)` for each member `g` of `z` (contiguous, `b.rows` members of
+/// `per` values each; the caller checked the split) into `out`; with
+/// `residual = Some((mask, x))`, writes instead the ReLU's activity mask (`1` where
+/// `z + b_g > 0`) into `mask` and `x + relu(z + b_g)` into `out`.
 fn bias_relu_members(
-    what: &str,
     out: &mut [MaybeUninit<f32>],
     residual: Option<(&mut [MaybeUninit<u8>], &[f32])>,
     z: &[f32],
     b: &Rows,
-) -> Result<()> {
-    let rows = rows_of(what, z.len(), b.n)?;
-    let per = rows_per_group(what, rows, b.rows)? * b.n;
+    per: usize,
+) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has AVX2 (checked just above).
         unsafe { bias_relu_members_avx2(out, residual, z, b, per) };
-        return Ok(());
+        return;
     }
     bias_relu_members_impl(out, residual, z, b, per);
-    Ok(())
 }
 
 /// [`bias_relu_members_impl`] compiled for AVX2.
@@ -358,20 +376,6 @@ fn relu_backward_members(
     n: usize,
     groups: usize,
 ) {
-    match *a {
-        ActiveView::Output(a) => relu_backward_dispatch(out, g_up, gx, a, n, groups),
-        ActiveView::Mask(m) => relu_backward_dispatch(out, g_up, gx, m, n, groups),
-    }
-}
-
-fn relu_backward_dispatch<M: Active>(
-    out: &mut [MaybeUninit<f32>],
-    g_up: Option<&[f32]>,
-    gx: &[f32],
-    a: &[M],
-    n: usize,
-    groups: usize,
-) {
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU has AVX2 (checked just above).
@@ -384,11 +388,11 @@ fn relu_backward_dispatch<M: Active>(
 /// [`relu_backward_members_impl`] compiled for AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn relu_backward_members_avx2<M: Active>(
+unsafe fn relu_backward_members_avx2(
     out: &mut [MaybeUninit<f32>],
     g_up: Option<&[f32]>,
     gx: &[f32],
-    a: &[M],
+    a: &ActiveView,
     n: usize,
     groups: usize,
 ) {
@@ -396,7 +400,22 @@ unsafe fn relu_backward_members_avx2<M: Active>(
 }
 
 #[inline(always)]
-fn relu_backward_members_impl<M: Active>(
+fn relu_backward_members_impl(
+    out: &mut [MaybeUninit<f32>],
+    g_up: Option<&[f32]>,
+    gx: &[f32],
+    a: &ActiveView,
+    n: usize,
+    groups: usize,
+) {
+    match *a {
+        ActiveView::Output(a) => relu_backward_generic(out, g_up, gx, a, n, groups),
+        ActiveView::Mask(m) => relu_backward_generic(out, g_up, gx, m, n, groups),
+    }
+}
+
+#[inline(always)]
+fn relu_backward_generic<M: Active>(
     out: &mut [MaybeUninit<f32>],
     g_up: Option<&[f32]>,
     gx: &[f32],
@@ -506,12 +525,8 @@ impl CustomOp2 for BiasRelu {
     ) -> Result<(CpuStorage, Shape)> {
         let (z, b) = (contiguous(s1, l1)?, rows_view(s2, l2)?);
         let rows = rows_of("bias-relu", z.len(), b.n)?;
-        rows_per_group("bias-relu", rows, b.rows)?;
-        let mut checked = Ok(());
-        let out = filled(z.len(), |out| {
-            checked = bias_relu_members("bias-relu", out, None, z, &b);
-        });
-        checked?;
+        let per = rows_per_group("bias-relu", rows, b.rows)? * b.n;
+        let out = filled(z.len(), |out| bias_relu_members(out, None, z, &b, per));
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -552,15 +567,13 @@ impl CustomOp3 for BiasReluResidual {
             );
         }
         let rows = rows_of("bias-relu-residual", z.len(), b.n)?;
-        rows_per_group("bias-relu-residual", rows, b.rows)?;
-        let mut checked = Ok(());
+        let per = rows_per_group("bias-relu-residual", rows, b.rows)? * b.n;
         let mut next = None;
         let mask = filled(z.len(), |mask| {
             next = Some(filled(z.len(), |out| {
-                checked = bias_relu_members("bias-relu-residual", out, Some((mask, x)), z, &b);
+                bias_relu_members(out, Some((mask, x)), z, &b, per)
             }));
         });
-        checked?;
         *self.mask.borrow_mut() = Some(mask);
         let Some(next) = next else {
             candle_core::bail!("bias-relu-residual: the kernel wrote no output");
@@ -906,21 +919,9 @@ mod tests {
             let backward = |active: ActiveView| {
                 filled(bwd_len, |out| {
                     if avx2 {
-                        match active {
-                            ActiveView::Output(a) => unsafe {
-                                relu_backward_members_avx2(out, up, &x, a, n, s)
-                            },
-                            ActiveView::Mask(m) => unsafe {
-                                relu_backward_members_avx2(out, up, &x, m, n, s)
-                            },
-                        }
+                        unsafe { relu_backward_members_avx2(out, up, &x, &active, n, s) }
                     } else {
-                        match active {
-                            ActiveView::Output(a) => {
-                                relu_backward_members_impl(out, up, &x, a, n, s)
-                            }
-                            ActiveView::Mask(m) => relu_backward_members_impl(out, up, &x, m, n, s),
-                        }
+                        relu_backward_members_impl(out, up, &x, &active, n, s)
                     }
                 })
             };

@@ -121,7 +121,7 @@ fn weight_tensors(arch: Arch, params: &[f32], dev: &Device) -> Result<Vec<(Tenso
 /// Forward pass; returns every layer input `x_0..x_L` and where every layer's ReLU was
 /// active: its output `a_l` (PlainMLP, where it is also `x_{l+1}`) or its byte mask
 /// (ResMLP; see [`super::kernels::Active`]).
-fn forward(
+pub(crate) fn forward(
     arch: Arch,
     layers: &[(Tensor, Tensor)],
     x: Tensor,
@@ -178,6 +178,25 @@ pub(crate) fn mean_std(v: &[f32]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
+/// A layer's probe from its weight and bias gradients, weights, output and dead fraction.
+pub(crate) fn layer_stats(
+    dw: &[f32],
+    db: &[f32],
+    w: &[f32],
+    out: &[f32],
+    dead_frac: f64,
+) -> LayerStats {
+    let (act_mean, act_std) = mean_std(out);
+    LayerStats {
+        grad_norm: l2(dw),
+        bias_grad_norm: l2(db),
+        act_mean,
+        act_std,
+        dead_frac,
+        weight_norm: l2(w),
+    }
+}
+
 /// One forward and backward pass of the Distant Identity loss on `x` (`rows x width`).
 pub fn forward_backward(arch: Arch, params: &[f32], x: &[f32], probe: bool) -> Result<Pass> {
     let dev = Device::Cpu;
@@ -203,16 +222,16 @@ pub fn forward_backward(arch: Arch, params: &[f32], x: &[f32], probe: bool) -> R
         with_f32(&dw, |s| grads[arch.weight_range(l)].copy_from_slice(s))?;
         with_f32(&db, |s| grads[arch.bias_range(l)].copy_from_slice(s))?;
         if probe {
-            let (act_mean, act_std) = with_f32(&xs[l + 1], mean_std)?;
             let dead_frac = dead_fractions(&acts[l], 1)?[0];
-            stats.push(LayerStats {
-                grad_norm: l2(&grads[arch.weight_range(l)]),
-                bias_grad_norm: l2(&grads[arch.bias_range(l)]),
-                act_mean,
-                act_std,
-                dead_frac,
-                weight_norm: l2(&params[arch.weight_range(l)]),
-            });
+            stats.push(with_f32(&xs[l + 1], |out| {
+                layer_stats(
+                    &grads[arch.weight_range(l)],
+                    &grads[arch.bias_range(l)],
+                    &params[arch.weight_range(l)],
+                    out,
+                    dead_frac,
+                )
+            })?);
         }
         if l > 0 {
             let gx = dz.matmul(&layers[l].0)?;

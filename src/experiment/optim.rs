@@ -5,6 +5,7 @@
 //! is PyTorch's `Adam` (bias-corrected, `eps` added to `sqrt(v_hat)`) and `SGD` with
 //! momentum (`buf = momentum * buf + g; p -= lr * buf`).
 
+use super::kernels::has_avx2;
 use crate::config::{OptimizerKind, RunConfig};
 use serde::{Deserialize, Serialize};
 
@@ -54,13 +55,61 @@ impl OptimizerState {
 
     /// Applies update number `t` (1-based) with gradient `g` to `params`.
     pub fn step(&mut self, cfg: &RunConfig, t: usize, params: &mut [f32], g: &[f32]) {
-        self.step_range(cfg, t, 0, params, g);
+        let k = self.prepare(cfg, t);
+        self.apply_range(&k, 0, params, g);
     }
 
-    /// Applies update number `t` to the parameters `start..start + params.len()` of the
+    /// The constants of update number `t` (1-based) of a run, for [`Self::apply_range`]:
+    /// computed once per step however many ranges the step updates.
+    pub fn prepare(&self, cfg: &RunConfig, t: usize) -> Update {
+        match self {
+            OptimizerState::Adam { .. } => {
+                let bc1 = 1.0 - ADAM_BETA1.powi(t as i32);
+                let bc2 = 1.0 - ADAM_BETA2.powi(t as i32);
+                Update::Adam(AdamStep {
+                    b1: ADAM_BETA1 as f32,
+                    b2: ADAM_BETA2 as f32,
+                    step_size: (cfg.lr / bc1) as f32,
+                    inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
+                    eps: ADAM_EPS as f32,
+                })
+            }
+            OptimizerState::Sgd { .. } => Update::Sgd {
+                mu: cfg.momentum as f32,
+                lr: cfg.lr as f32,
+            },
+        }
+    }
+
+    /// Applies a prepared update to the parameters `start..start + params.len()` of the
     /// flat buffer only (`params` and `g` hold that range). The update is element-wise, so
     /// updating every range of a partition equals [`OptimizerState::step`] bit for bit;
     /// the vectorized trainer updates each layer as soon as its gradient is known.
+    pub fn apply_range(&mut self, k: &Update, start: usize, params: &mut [f32], g: &[f32]) {
+        let range = start..start + params.len();
+        match (self, k) {
+            (OptimizerState::Adam { m, v }, Update::Adam(k)) => {
+                let (m, v) = (&mut m[range.clone()], &mut v[range]);
+                #[cfg(target_arch = "x86_64")]
+                if has_avx2() {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    unsafe { adam_avx2(k, params, g, m, v) };
+                    return;
+                }
+                adam(k, params, g, m, v);
+            }
+            (OptimizerState::Sgd { buf }, &Update::Sgd { mu, lr }) => {
+                let buf = &mut buf[range];
+                for ((p, &gv), b) in params.iter_mut().zip(g).zip(buf.iter_mut()) {
+                    *b = mu * *b + gv;
+                    *p -= lr * *b;
+                }
+            }
+            _ => unreachable!("an update applied to another optimizer's state"),
+        }
+    }
+
+    /// [`Self::prepare`] and [`Self::apply_range`] in one call.
     pub fn step_range(
         &mut self,
         cfg: &RunConfig,
@@ -69,42 +118,28 @@ impl OptimizerState {
         params: &mut [f32],
         g: &[f32],
     ) {
-        let lr = cfg.lr;
-        let range = start..start + params.len();
-        match self {
-            OptimizerState::Adam { m, v } => {
-                let (m, v) = (&mut m[range.clone()], &mut v[range]);
-                let bc1 = 1.0 - ADAM_BETA1.powi(t as i32);
-                let bc2 = 1.0 - ADAM_BETA2.powi(t as i32);
-                let k = AdamStep {
-                    b1: ADAM_BETA1 as f32,
-                    b2: ADAM_BETA2 as f32,
-                    step_size: (lr / bc1) as f32,
-                    inv_sqrt_bc2: (1.0 / bc2.sqrt()) as f32,
-                    eps: ADAM_EPS as f32,
-                };
-                #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    // SAFETY: the CPU has AVX2 (checked just above).
-                    unsafe { adam_avx2(&k, params, g, m, v) };
-                    return;
-                }
-                adam(&k, params, g, m, v);
-            }
-            OptimizerState::Sgd { buf } => {
-                let buf = &mut buf[range];
-                let (mu, lr) = (cfg.momentum as f32, lr as f32);
-                for ((p, &gv), b) in params.iter_mut().zip(g).zip(buf.iter_mut()) {
-                    *b = mu * *b + gv;
-                    *p -= lr * *b;
-                }
-            }
-        }
+        let k = self.prepare(cfg, t);
+        self.apply_range(&k, start, params, g);
     }
 }
 
+/// The constants of one update, from [`OptimizerState::prepare`].
+#[derive(Clone, Debug)]
+pub enum Update {
+    /// Adam's decays, bias-corrected step size and epsilon.
+    Adam(AdamStep),
+    /// SGD's momentum and learning rate.
+    Sgd {
+        /// Momentum.
+        mu: f32,
+        /// Learning rate.
+        lr: f32,
+    },
+}
+
 /// The constants of one Adam update.
-struct AdamStep {
+#[derive(Clone, Debug)]
+pub struct AdamStep {
     b1: f32,
     b2: f32,
     step_size: f32,
@@ -168,7 +203,7 @@ mod tests {
     #[test]
     #[cfg(target_arch = "x86_64")]
     fn adam_avx2_is_bitwise_equal_to_baseline() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
+        if !has_avx2() {
             return;
         }
         let n = 1003;
