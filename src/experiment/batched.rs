@@ -43,7 +43,9 @@ use super::kernels::{
 use super::model::{self, Arch, LayerStats};
 use super::optim::{OptimizerState, Update};
 use super::streams;
-use super::train::{Ending, Fingerprints, LayerRecord, Observer, StepRecord, TrainState};
+use super::train::{
+    eval_batch_and_data_hash, Ending, Fingerprints, LayerRecord, Observer, StepRecord, TrainState,
+};
 use crate::config::RunConfig;
 use candle_core::{Device, Tensor};
 
@@ -222,9 +224,7 @@ impl BatchedTrainer {
                 state.step
             );
             anyhow::ensure!(
-                state.params.len() == n
-                    && state.opt.buffers().iter().all(|b| b.len() == n)
-                    && state.step <= cfg.steps,
+                state.fits(&cfg),
                 "checkpoint does not fit run {}: {} parameters at step {}, expected {n} parameters and at most {} steps",
                 cfg.run_id(),
                 state.params.len(),
@@ -238,9 +238,7 @@ impl BatchedTrainer {
                 cfg.run_id()
             );
             flat.extend_from_slice(&state.params);
-            let eval_x = streams::eval_batch(cfg.seed, cfg.eval_size, cfg.width);
-            let first_batch = streams::train_batch(cfg.seed, 0, cfg.batch_size, cfg.width);
-            let data_hash = streams::hash_f32(&[&first_batch, &eval_x]);
+            let (eval_x, data_hash) = eval_batch_and_data_hash(&cfg);
             out.push(Member {
                 cfg,
                 eval_x,

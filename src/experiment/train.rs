@@ -73,6 +73,26 @@ pub struct TrainState {
     pub opt: OptimizerState,
 }
 
+impl TrainState {
+    /// Whether this state can continue run `cfg`: parameters and optimizer buffers of the
+    /// network's size, and a step within the run.
+    pub(crate) fn fits(&self, cfg: &RunConfig) -> bool {
+        let n = Arch::of(cfg).param_count();
+        self.params.len() == n
+            && self.opt.buffers().iter().all(|b| b.len() == n)
+            && self.step <= cfg.steps
+    }
+}
+
+/// A run's fixed eval batch and its data fingerprint (of its first training batch and the
+/// eval batch).
+pub(crate) fn eval_batch_and_data_hash(cfg: &RunConfig) -> (Vec<f32>, String) {
+    let eval_x = streams::eval_batch(cfg.seed, cfg.eval_size, cfg.width);
+    let first = streams::train_batch(cfg.seed, 0, cfg.batch_size, cfg.width);
+    let data_hash = streams::hash_f32(&[&first, &eval_x]);
+    (eval_x, data_hash)
+}
+
 /// How a call to [`Trainer::run`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ending {
@@ -165,9 +185,7 @@ impl Trainer {
         cfg.validate().map_err(anyhow::Error::msg)?;
         let arch = Arch::of(cfg);
         anyhow::ensure!(
-            state.params.len() == arch.param_count()
-                && state.opt.buffers().iter().all(|b| b.len() == arch.param_count())
-                && state.step <= cfg.steps,
+            state.fits(cfg),
             "checkpoint does not fit this run: {} parameters at step {}, expected {} parameters and at most {} steps",
             state.params.len(),
             state.step,
@@ -179,9 +197,7 @@ impl Trainer {
     }
 
     fn build(cfg: &RunConfig, state: TrainState, init_hash: String) -> Trainer {
-        let eval_x = streams::eval_batch(cfg.seed, cfg.eval_size, cfg.width);
-        let first = streams::train_batch(cfg.seed, 0, cfg.batch_size, cfg.width);
-        let data_hash = streams::hash_f32(&[&first, &eval_x]);
+        let (eval_x, data_hash) = eval_batch_and_data_hash(cfg);
         Trainer {
             arch: Arch::of(cfg),
             cfg: cfg.clone(),
