@@ -187,9 +187,7 @@ impl AxisValue {
 /// `apply_setting(&mut c, "depth", &toml::Value::Integer(30))`. Handy for command-line
 /// flags; see also [`apply_setting_text`].
 pub fn apply_setting(config: &mut RunConfig, key: &str, value: &toml::Value) -> Result<(), String> {
-    let info = setting_info(key).ok_or_else(|| unknown_setting(key).into_text())?;
-    let v = typed(info, value).map_err(Problem::into_text)?;
-    v.apply(config, key)
+    AxisValue::parse(key, value)?.apply(config, key)
 }
 
 /// Like [`apply_setting`], from text as typed on a command line: the text is read as a
@@ -229,6 +227,15 @@ pub(crate) fn found(v: &toml::Value) -> String {
         toml::Value::Datetime(d) => format!("found the date {d}"),
         toml::Value::Array(_) => "found a list".to_string(),
         toml::Value::Table(_) => "found a table".to_string(),
+    }
+}
+
+/// A TOML number as `f64` (an integer converted); `None` for any other value.
+fn number(v: &toml::Value) -> Option<f64> {
+    match v {
+        toml::Value::Float(f) => Some(*f),
+        toml::Value::Integer(i) => Some(*i as f64),
+        _ => None,
     }
 }
 
@@ -279,10 +286,9 @@ pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue
             }
             _ => return Err(wrong("true or false")),
         },
-        Kind::Float => match value {
-            toml::Value::Float(f) => AxisValue::Float(*f),
-            toml::Value::Integer(i) => AxisValue::Float(*i as f64),
-            toml::Value::String(s) if s.trim().parse::<f64>().is_ok() => {
+        Kind::Float => match (number(value), value) {
+            (Some(f), _) => AxisValue::Float(f),
+            (None, toml::Value::String(s)) if s.trim().parse::<f64>().is_ok() => {
                 return Err(Problem::new(format!(
                     "{key} must be a number, {}",
                     found(value)
@@ -291,16 +297,11 @@ pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue
             }
             _ => return Err(wrong("a number such as 1e-3")),
         },
-        Kind::InitScale => match value {
-            toml::Value::Float(f) => AxisValue::InitScale(InitScale::from_value(*f).map_err(
-                |e| Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\""),
-            )?),
-            toml::Value::Integer(i) => {
-                AxisValue::InitScale(InitScale::from_value(*i as f64).map_err(|e| {
-                    Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\"")
-                })?)
-            }
-            toml::Value::String(s) => AxisValue::InitScale(InitScale::parse(s).map_err(|e| {
+        Kind::InitScale => match (number(value), value) {
+            (Some(f), _) => AxisValue::InitScale(InitScale::from_value(f).map_err(|e| {
+                Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\"")
+            })?),
+            (None, toml::Value::String(s)) => AxisValue::InitScale(InitScale::parse(s).map_err(|e| {
                 Problem::new(e).help("init_scale is a positive number (init_scale = 1.0) or an expression of depth in quotes (init_scale = \"1/sqrt(depth)\")")
             })?),
             _ => {
