@@ -365,13 +365,14 @@ fn run_locked(
                 continue;
             }
         }
-        // Another process may have finished it between planning and locking.
-        match dir.status() {
-            RunStatus::Done { .. } => {
+        // Another process may have finished it between planning and locking (only a
+        // settled run matters here: `job::open` reads the checkpoint anyway).
+        match dir.settled() {
+            Some(RunStatus::Done { .. }) => {
                 tallies[k] = Some(Tally::AlreadyDone);
                 continue;
             }
-            RunStatus::Failed { .. } if !opts.retry_failed => {
+            Some(RunStatus::Failed { .. }) if !opts.retry_failed => {
                 tallies[k] = Some(Tally::Failed);
                 continue;
             }

@@ -151,16 +151,8 @@ impl RunDir {
 
     /// The run's status as its files tell it.
     pub fn status(&self) -> RunStatus {
-        if let Ok(r) = self.read_result() {
-            return RunStatus::Done {
-                diverged: r.status == "diverged",
-            };
-        }
-        if let Ok(text) = fs::read_to_string(self.failed_file()) {
-            let reason = serde_json::from_str::<RunFailure>(&text)
-                .map(|f| f.reason)
-                .unwrap_or_else(|_| "unreadable failed.json".into());
-            return RunStatus::Failed { reason };
+        if let Some(settled) = self.settled() {
+            return settled;
         }
         if self.checkpoint_file().is_file() {
             let step = self.read_checkpoint().map(|c| c.state.step).unwrap_or(0);
@@ -170,6 +162,24 @@ impl RunDir {
             return RunStatus::Partial { step: 0 };
         }
         RunStatus::Pending
+    }
+
+    /// The run's status when it is settled ([`RunStatus::Done`] or [`RunStatus::Failed`],
+    /// exactly as [`RunDir::status`] reports them), else `None`. Unlike `status`, it never
+    /// reads the checkpoint.
+    pub fn settled(&self) -> Option<RunStatus> {
+        if let Ok(r) = self.read_result() {
+            return Some(RunStatus::Done {
+                diverged: r.status == "diverged",
+            });
+        }
+        if let Ok(text) = fs::read_to_string(self.failed_file()) {
+            let reason = serde_json::from_str::<RunFailure>(&text)
+                .map(|f| f.reason)
+                .unwrap_or_else(|_| "unreadable failed.json".into());
+            return Some(RunStatus::Failed { reason });
+        }
+        None
     }
 
     /// Reads `result.json`.
