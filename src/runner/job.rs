@@ -28,8 +28,11 @@ pub struct Opened {
     dir: RunDir,
     cfg: RunConfig,
     run_id: String,
-    /// The checkpointed state to continue from; `None` starts afresh.
+    /// The checkpointed state to continue from; `None` starts afresh. Taken by the
+    /// trainer.
     state: Option<TrainState>,
+    /// The run continues from a checkpoint (`state` was `Some` when opened).
+    resumed: bool,
     steps_len: u64,
     layers_len: u64,
     elapsed_before: f64,
@@ -69,11 +72,38 @@ pub fn open(dir: &RunDir, cfg: &RunConfig, events: &EventSink) -> anyhow::Result
         dir: dir.clone(),
         cfg: cfg.clone(),
         run_id,
+        resumed: state.is_some(),
         state,
         steps_len,
         layers_len,
         elapsed_before,
     })
+}
+
+/// What every run trained by one worker's task shares.
+#[derive(Clone, Copy)]
+pub struct Session<'a> {
+    /// Checkpoint every this many steps (0 = never).
+    pub checkpoint_every: usize,
+    /// The worker's index, for events.
+    pub worker: usize,
+    /// Where events go.
+    pub events: &'a EventSink,
+    /// Set to stop: runs checkpoint and stop at their next step.
+    pub cancel: &'a AtomicBool,
+}
+
+impl<'a> Session<'a> {
+    /// Announces that run `o` starts (at `from_step`) and opens its recorder.
+    fn start(self, o: &'a Opened, from_step: usize) -> anyhow::Result<Recorder<'a>> {
+        self.events.send(Event::Started {
+            worker: self.worker,
+            run_id: o.run_id.clone(),
+            steps: o.cfg.steps,
+            from_step,
+        });
+        Recorder::new(o, self)
+    }
 }
 
 /// Writes a run's records to its directory, checkpoints it, relays progress and watches
@@ -82,31 +112,22 @@ struct Recorder<'a> {
     dir: &'a RunDir,
     steps: jsonl::Writer,
     layers: jsonl::Writer,
-    worker: usize,
+    session: Session<'a>,
     run_id: &'a str,
     total: usize,
-    events: &'a EventSink,
-    cancel: &'a AtomicBool,
     started: Instant,
     elapsed_before: f64,
 }
 
 impl<'a> Recorder<'a> {
-    fn new(
-        o: &'a Opened,
-        worker: usize,
-        events: &'a EventSink,
-        cancel: &'a AtomicBool,
-    ) -> anyhow::Result<Recorder<'a>> {
+    fn new(o: &'a Opened, session: Session<'a>) -> anyhow::Result<Recorder<'a>> {
         Ok(Recorder {
             dir: &o.dir,
             steps: jsonl::Writer::open_at(&o.dir.steps_file(), o.steps_len)?,
             layers: jsonl::Writer::open_at(&o.dir.layers_file(), o.layers_len)?,
-            worker,
+            session,
             run_id: &o.run_id,
             total: o.cfg.steps,
-            events,
-            cancel,
             started: Instant::now(),
             elapsed_before: o.elapsed_before,
         })
@@ -135,8 +156,8 @@ impl Observer for Recorder<'_> {
             self.layers.append(l)?;
         }
         if step.step.is_multiple_of(PROGRESS_EVERY) || step.step == self.total {
-            self.events.send(Event::Progress {
-                worker: self.worker,
+            self.session.events.send(Event::Progress {
+                worker: self.session.worker,
                 run_id: self.run_id.to_string(),
                 step: step.step,
                 steps: self.total,
@@ -151,7 +172,7 @@ impl Observer for Recorder<'_> {
     }
 
     fn should_stop(&mut self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
+        self.session.cancel.load(Ordering::Relaxed)
     }
 }
 
@@ -166,20 +187,20 @@ pub fn run_one(
     cancel: &AtomicBool,
 ) -> anyhow::Result<RunOutcome> {
     let opened = open(dir, cfg, events)?;
-    train_alone(opened, checkpoint_every, worker, events, cancel)
+    let session = Session {
+        checkpoint_every,
+        worker,
+        events,
+        cancel,
+    };
+    train_alone(opened, session)
 }
 
 /// Trains opened runs, results in their order: runs that start from the same step go
 /// together into one [`BatchedTrainer`] (a group of one trains alone, through the
 /// one-run [`Trainer`]). The caller holds every run's lock and has checked that the runs
 /// share a [`crate::experiment::BatchKey`]. The groups run one after the other.
-pub fn run_opened(
-    opened: Vec<Opened>,
-    checkpoint_every: usize,
-    worker: usize,
-    events: &EventSink,
-    cancel: &AtomicBool,
-) -> Vec<anyhow::Result<RunOutcome>> {
+pub fn run_opened(opened: Vec<Opened>, session: Session) -> Vec<anyhow::Result<RunOutcome>> {
     let n = opened.len();
     let mut groups: BTreeMap<usize, Vec<(usize, Opened)>> = BTreeMap::new();
     for (k, o) in opened.into_iter().enumerate() {
@@ -187,7 +208,7 @@ pub fn run_opened(
     }
     let mut results: Vec<Option<anyhow::Result<RunOutcome>>> = (0..n).map(|_| None).collect();
     for (_, group) in groups {
-        if cancel.load(Ordering::Relaxed) {
+        if session.cancel.load(Ordering::Relaxed) {
             // Cancelled between groups: the rest stay as they are on disk (resumable).
             for (k, _) in group {
                 results[k] = Some(Ok(RunOutcome::Interrupted));
@@ -197,9 +218,9 @@ pub fn run_opened(
         let (ks, members): (Vec<usize>, Vec<Opened>) = group.into_iter().unzip();
         let outcomes = if members.len() == 1 {
             let o = members.into_iter().next().expect("one member");
-            vec![train_alone(o, checkpoint_every, worker, events, cancel)]
+            vec![train_alone(o, session)]
         } else {
-            train_batched(members, checkpoint_every, worker, events, cancel)
+            train_batched(members, session)
         };
         for (k, r) in ks.into_iter().zip(outcomes) {
             results[k] = Some(r);
@@ -212,40 +233,20 @@ pub fn run_opened(
 }
 
 /// One run through the one-run trainer.
-fn train_alone(
-    mut o: Opened,
-    checkpoint_every: usize,
-    worker: usize,
-    events: &EventSink,
-    cancel: &AtomicBool,
-) -> anyhow::Result<RunOutcome> {
-    let resumed = o.state.is_some();
+fn train_alone(mut o: Opened, session: Session) -> anyhow::Result<RunOutcome> {
     let mut trainer = match o.state.take() {
         Some(state) => Trainer::resume(&o.cfg, state)?,
         None => Trainer::new(&o.cfg)?,
     };
-    events.send(Event::Started {
-        worker,
-        run_id: o.run_id.clone(),
-        steps: o.cfg.steps,
-        from_step: trainer.state().step,
-    });
-    let mut rec = Recorder::new(&o, worker, events, cancel)?;
-    let ending = trainer.run(checkpoint_every, &mut rec)?;
+    let mut rec = session.start(&o, trainer.state().step)?;
+    let ending = trainer.run(session.checkpoint_every, &mut rec)?;
     let fingerprints = trainer.fingerprints().clone();
-    conclude(&o, rec, ending, trainer.state(), fingerprints, resumed, 1)
+    conclude(&o, rec, ending, trainer.state(), fingerprints, 1)
 }
 
 /// Runs of one shape, all at the same step, through one batched trainer.
-fn train_batched(
-    mut members: Vec<Opened>,
-    checkpoint_every: usize,
-    worker: usize,
-    events: &EventSink,
-    cancel: &AtomicBool,
-) -> Vec<anyhow::Result<RunOutcome>> {
+fn train_batched(mut members: Vec<Opened>, session: Session) -> Vec<anyhow::Result<RunOutcome>> {
     let vectorize = members.len();
-    let resumed: Vec<bool> = members.iter().map(|o| o.state.is_some()).collect();
     let states: Vec<(RunConfig, TrainState)> = members
         .iter_mut()
         .map(|o| {
@@ -266,19 +267,12 @@ fn train_batched(
         Ok(t) => t,
         Err(e) => return fail_all(&members, &e),
     };
-    for o in &members {
-        events.send(Event::Started {
-            worker,
-            run_id: o.run_id.clone(),
-            steps: o.cfg.steps,
-            from_step: start_step,
-        });
-    }
-    // Every member gets its recorder; one that cannot open its files fails alone, and the
-    // batch trains on with a recorder-less stand-in that stops it at once.
+    // Every member is announced and gets its recorder; one that cannot open its files
+    // fails alone, and the batch trains on with a recorder-less stand-in that stops it at
+    // once.
     let mut recorders: Vec<anyhow::Result<Recorder>> = members
         .iter()
-        .map(|o| Recorder::new(o, worker, events, cancel))
+        .map(|o| session.start(o, start_step))
         .collect();
     let mut stand_ins: Vec<StopAtOnce> = recorders.iter().map(|_| StopAtOnce).collect();
     let endings = {
@@ -290,7 +284,7 @@ fn train_batched(
                 Err(_) => s as &mut dyn Observer,
             })
             .collect();
-        trainer.run(checkpoint_every, &mut observers)
+        trainer.run(session.checkpoint_every, &mut observers)
     };
     let endings = match endings {
         Ok(e) => e,
@@ -308,7 +302,6 @@ fn train_batched(
                 ending,
                 &state,
                 trainer.fingerprints(i).clone(),
-                resumed[i],
                 vectorize,
             )
         })();
@@ -341,7 +334,6 @@ fn conclude(
     ending: Ending,
     state: &TrainState,
     fingerprints: Fingerprints,
-    resumed: bool,
     vectorize: usize,
 ) -> anyhow::Result<RunOutcome> {
     if let Ending::Interrupted { .. } = ending {
@@ -372,7 +364,7 @@ fn conclude(
         param_count: o.cfg.param_count(),
         wall_time_s: wall,
         steps_per_s: (steps.len() as f64) / wall.max(1e-9),
-        resumed,
+        resumed: o.resumed,
         threads: 1,
         vectorize,
         resweep_version: env!("CARGO_PKG_VERSION").into(),

@@ -388,7 +388,13 @@ fn run_locked(
     }
     let ids: Vec<String> = opened.iter().map(|o| o.run_id().to_string()).collect();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        job::run_opened(opened, opts.checkpoint_every, worker, events, cancel)
+        let session = job::Session {
+            checkpoint_every: opts.checkpoint_every,
+            worker,
+            events,
+            cancel,
+        };
+        job::run_opened(opened, session)
     }));
     let outcomes: Vec<anyhow::Result<RunOutcome>> = match result {
         Ok(outcomes) => outcomes,
