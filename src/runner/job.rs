@@ -200,6 +200,10 @@ pub fn run_one(
 /// together into one [`BatchedTrainer`] (a group of one trains alone, through the
 /// one-run [`Trainer`]). The caller holds every run's lock and has checked that the runs
 /// share a [`crate::experiment::BatchKey`]. The groups run one after the other.
+///
+/// The planner ([`super::plan_batches`]) already batches runs by start step, so there is
+/// normally one group. Regrouping is the fallback for a run that another process trained
+/// and checkpointed between planning and locking, which moved its start step.
 pub fn run_opened(opened: Vec<Opened>, session: Session) -> Vec<anyhow::Result<RunOutcome>> {
     let n = opened.len();
     let mut groups: BTreeMap<usize, Vec<(usize, Opened)>> = BTreeMap::new();
