@@ -169,9 +169,13 @@ const ASSUMED_FLOPS_PER_S: f64 = 30e9;
 /// Runs `resweep run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let l = load(&args.sweep, args.force)?;
-    let runs = match args.shard {
-        Some(shard) => crate::runner::shard::select(&l.runs, shard),
-        None => l.runs.clone(),
+    let shard_runs;
+    let runs: &[RunConfig] = match args.shard {
+        Some(shard) => {
+            shard_runs = crate::runner::shard::select(&l.runs, shard);
+            &shard_runs
+        }
+        None => &l.runs,
     };
     if let Some(0) = args.jobs {
         return Err(bad_input("--jobs must be at least 1"));
@@ -212,7 +216,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         retry_failed: args.retry_failed,
         vectorize,
     };
-    let result = runner::execute(&l.dir, &runs, &opts, &sink, &cancel);
+    let result = runner::execute(&l.dir, runs, &opts, &sink, &cancel);
     drop(sink);
     let _ = reporter.join();
     let s = result?;
