@@ -10,7 +10,7 @@ use super::run::load;
 use super::{bad_input, Exit};
 use crate::cli::{DirArgs, SlurmArgs};
 use crate::runner::shard;
-use crate::store::{write_atomic, RunStatus};
+use crate::store::{write_atomic, RunStatus, SweepDir};
 use crate::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -44,9 +44,9 @@ pub fn scripts(
     runs: usize,
     resweep: &Path,
     runs_dir: &Path,
-    sweep_dir: &Path,
+    sweep_dir: &SweepDir,
 ) -> (String, String) {
-    let logs = sweep_dir.join("slurm").join("logs");
+    let logs = sweep_dir.slurm_logs();
     let q = |p: &Path| sh_quote(&p.display().to_string());
     let mut head = String::new();
     for (flag, value) in [
@@ -76,7 +76,7 @@ pub fn scripts(
         version = env!("CARGO_PKG_VERSION"),
         tasks = a.tasks,
         bin = q(resweep),
-        frozen = q(&sweep_dir.join("sweep.toml")),
+        frozen = q(&sweep_dir.frozen_sweep()),
         runs_dir = q(runs_dir),
     );
     let aggregate = format!(
@@ -91,7 +91,7 @@ pub fn scripts(
          exec {bin} aggregate {dir}\n",
         logs = logs.display(),
         bin = q(resweep),
-        dir = q(sweep_dir),
+        dir = q(sweep_dir.root()),
     );
     (array, aggregate)
 }
@@ -118,7 +118,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
     }
     let l = load(&a.sweep, a.force)?;
     let runs_dir = std::path::absolute(&a.sweep.runs_dir)?;
-    let sweep_dir = runs_dir.join(&l.spec.name);
+    let sweep_dir = SweepDir::new(&runs_dir, &l.spec.name);
     let resweep = match &a.resweep {
         Some(p) => p.clone(),
         None => std::env::current_exe()?,
@@ -132,10 +132,10 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
         &sweep_dir,
     );
 
-    let slurm_dir = sweep_dir.join("slurm");
-    std::fs::create_dir_all(slurm_dir.join("logs"))?;
-    std::fs::create_dir_all(sweep_dir.join("runs"))?;
-    let frozen = sweep_dir.join("sweep.toml");
+    let slurm_dir = sweep_dir.slurm();
+    std::fs::create_dir_all(sweep_dir.slurm_logs())?;
+    std::fs::create_dir_all(sweep_dir.runs())?;
+    let frozen = sweep_dir.frozen_sweep();
     if std::fs::read_to_string(&frozen).ok().as_deref() != Some(l.spec.source.as_str()) {
         write_atomic(&frozen, l.spec.source.as_bytes())?;
     }
@@ -146,7 +146,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
     write_atomic(&array_path, array.as_bytes())?;
     write_atomic(&aggregate_path, aggregate.as_bytes())?;
     crate::store::write_json_atomic(
-        &slurm_dir.join("slurm.json"),
+        &sweep_dir.slurm_plan(),
         &SlurmPlan {
             tasks: a.tasks,
             runs: l.runs.len(),
@@ -173,7 +173,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
         let dep = format!("--dependency=afterany:{array_id}");
         let agg_id = sbatch(&["--parsable", &dep, &aggregate_path.display().to_string()])?;
         println!("submitted: array job {array_id}, aggregation job {agg_id} (after the array)");
-        println!("progress: resweep status {}", sweep_dir.display());
+        println!("progress: resweep status {}", sweep_dir.root().display());
     } else {
         println!("submit with:");
         println!(
@@ -193,7 +193,7 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = super::analysis::resolve(a.dir.as_deref(), &a.runs_dir)?;
     let spec = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_input(e.to_string()))?;
     let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
-    let plan: Option<SlurmPlan> = std::fs::read_to_string(dir.root().join("slurm/slurm.json"))
+    let plan: Option<SlurmPlan> = std::fs::read_to_string(dir.slurm_plan())
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
     let tasks = plan.as_ref().map_or(1, |p| p.tasks);
@@ -257,7 +257,7 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
     for f in failures.iter().take(10) {
         println!("failed: {f}");
     }
-    if let Some(logs) = plan.map(|_| dir.root().join("slurm/logs")) {
+    if let Some(logs) = plan.map(|_| dir.slurm_logs()) {
         println!("task logs: {}", logs.display());
     }
     Ok(Exit::Ok)
@@ -290,7 +290,7 @@ mod tests {
             40,
             Path::new("/opt/resweep/bin/resweep"),
             Path::new("/data/runs"),
-            Path::new("/data/runs/distant_identity"),
+            &SweepDir::new(Path::new("/data/runs"), "distant_identity"),
         );
         assert_eq!(
             array,

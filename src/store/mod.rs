@@ -11,6 +11,7 @@
 //! <runs>/<sweep>/runs/<run_id>/result.json  written last, atomically: the run is complete
 //! <runs>/<sweep>/runs/<run_id>/failed.json  the reason a run failed (removed on retry)
 //! <runs>/<sweep>/tables/*.parquet, plots/*.png, report.md
+//! <runs>/<sweep>/slurm/*.sbatch, slurm.json, logs/  written by `resweep slurm`
 //! ```
 
 pub mod checkpoint;
@@ -83,6 +84,21 @@ impl SweepDir {
     /// The markdown report.
     pub fn report(&self) -> PathBuf {
         self.root.join("report.md")
+    }
+
+    /// The Slurm scripts (`resweep slurm`).
+    pub fn slurm(&self) -> PathBuf {
+        self.root.join("slurm")
+    }
+
+    /// The Slurm jobs' logs.
+    pub fn slurm_logs(&self) -> PathBuf {
+        self.slurm().join("logs")
+    }
+
+    /// `slurm.json`: how the sweep was split into array tasks.
+    pub fn slurm_plan(&self) -> PathBuf {
+        self.slurm().join("slurm.json")
     }
 
     /// Locks the sweep's tables: exclusive for a writer (aggregation and report), shared for
