@@ -24,6 +24,19 @@ pub struct Loaded {
     pub dropped: Vec<String>,
 }
 
+impl Loaded {
+    /// Creates the sweep's directory (with its `runs/`) and writes the frozen `sweep.toml`,
+    /// unless it already holds this sweep's text.
+    pub fn prepare_dir(&self) -> anyhow::Result<()> {
+        std::fs::create_dir_all(self.dir.runs())?;
+        let frozen = self.dir.frozen_sweep();
+        if std::fs::read_to_string(&frozen).ok().as_deref() != Some(self.spec.source.as_str()) {
+            write_atomic(&frozen, self.spec.source.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
 /// Reads the sweep named on the command line: a file, a sweep directory (its frozen
 /// `sweep.toml`), or the built-in default.
 pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
@@ -189,11 +202,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let vectorize = args.vectorize.unwrap_or(l.spec.execution.vectorize);
 
     // Everything checked: from here on the sweep directory is written.
-    std::fs::create_dir_all(l.dir.runs())?;
-    let frozen = l.dir.frozen_sweep();
-    if std::fs::read_to_string(&frozen).ok().as_deref() != Some(l.spec.source.as_str()) {
-        write_atomic(&frozen, l.spec.source.as_bytes())?;
-    }
+    l.prepare_dir()?;
     if !l.dropped.is_empty() {
         eprintln!(
             "note: {} run directories on disk are no longer in the sweep; they are left untouched",

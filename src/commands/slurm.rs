@@ -117,6 +117,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
         return Err(bad_input("--tasks and --cpus-per-task must be at least 1"));
     }
     let l = load(&a.sweep, a.force)?;
+    // `l.dir` as an absolute path: the scripts run from wherever Slurm starts them.
     let runs_dir = std::path::absolute(&a.sweep.runs_dir)?;
     let sweep_dir = SweepDir::new(&runs_dir, &l.spec.name);
     let resweep = match &a.resweep {
@@ -134,11 +135,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
 
     let slurm_dir = sweep_dir.slurm();
     std::fs::create_dir_all(sweep_dir.slurm_logs())?;
-    std::fs::create_dir_all(sweep_dir.runs())?;
-    let frozen = sweep_dir.frozen_sweep();
-    if std::fs::read_to_string(&frozen).ok().as_deref() != Some(l.spec.source.as_str()) {
-        write_atomic(&frozen, l.spec.source.as_bytes())?;
-    }
+    l.prepare_dir()?;
     let (array_path, aggregate_path) = (
         slurm_dir.join("array.sbatch"),
         slurm_dir.join("aggregate.sbatch"),
