@@ -133,12 +133,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
     for cfg in &l.runs {
         let status = l.dir.run(&cfg.run_id()).status();
         *counts.entry(status.word()).or_default() += 1;
-        let done_steps = match &status {
-            RunStatus::Done { .. } => cfg.steps,
-            RunStatus::Partial { step } => *step,
-            _ => 0,
-        };
-        let left = cfg.steps - done_steps.min(cfg.steps);
+        let left = cfg.steps - status.steps_done(cfg.steps).min(cfg.steps);
         steps_left += left;
         work_flops += cfg.estimated_flops() * left as f64 / cfg.steps as f64;
         let mut row = vec![cfg.run_id()];

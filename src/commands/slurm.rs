@@ -6,12 +6,11 @@
 //! process training it and complete runs are skipped, so resubmitting the same scripts
 //! after a failure or a preemption resumes the sweep and never redoes finished runs.
 
-use super::run::load;
+use super::run::{load, load_spec};
 use super::{bad_input, Exit};
 use crate::cli::{DirArgs, SlurmArgs};
 use crate::runner::shard;
 use crate::store::{write_atomic, RunStatus, SweepDir};
-use crate::sweep::SweepSpec;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
@@ -188,7 +187,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
 /// Runs `resweep status`.
 pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = super::analysis::resolve(a.dir.as_deref(), &a.runs_dir)?;
-    let spec = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_input(e.to_string()))?;
+    let spec = load_spec(Some(dir.root()))?;
     let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
     let plan: Option<SlurmPlan> = std::fs::read_to_string(dir.slurm_plan())
         .ok()
@@ -203,15 +202,10 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
         let row = &mut rows[k];
         row[0] += 1;
         steps_total += cfg.steps;
+        steps_done += status.steps_done(cfg.steps);
         match status {
-            RunStatus::Done { diverged } => {
-                row[if diverged { 2 } else { 1 }] += 1;
-                steps_done += cfg.steps;
-            }
-            RunStatus::Partial { step } => {
-                row[3] += 1;
-                steps_done += step;
-            }
+            RunStatus::Done { diverged } => row[if diverged { 2 } else { 1 }] += 1,
+            RunStatus::Partial { .. } => row[3] += 1,
             RunStatus::Pending => row[4] += 1,
             RunStatus::Failed { reason } => {
                 row[5] += 1;

@@ -100,6 +100,16 @@ impl RunStatus {
             RunStatus::Failed { .. } => "failed",
         }
     }
+
+    /// Training steps done of a run of `total` steps: all of them once it is done
+    /// (diverged too), its checkpoint's step while partial, else none.
+    pub fn steps_done(&self, total: usize) -> usize {
+        match self {
+            RunStatus::Done { .. } => total,
+            RunStatus::Partial { step } => *step,
+            RunStatus::Pending | RunStatus::Failed { .. } => 0,
+        }
+    }
 }
 
 /// The directory of one run.
