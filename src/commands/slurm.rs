@@ -24,6 +24,15 @@ pub struct SlurmPlan {
     pub runs: usize,
 }
 
+/// Runs per shard, given every run's shard (as [`shard::assign`] gives them).
+fn shard_sizes(shard_of: &[usize], tasks: usize) -> Vec<usize> {
+    let mut sizes = vec![0; tasks];
+    for &k in shard_of {
+        sizes[k] += 1;
+    }
+    sizes
+}
+
 /// Quotes a string for a POSIX shell.
 fn sh_quote(s: &str) -> String {
     if !s.is_empty()
@@ -149,10 +158,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
         },
     )?;
     let shards = shard::assign(&l.runs, a.tasks);
-    let biggest = (0..a.tasks)
-        .map(|k| shards.iter().filter(|&&s| s == k).count())
-        .max()
-        .unwrap_or(0);
+    let biggest = shard_sizes(&shards, a.tasks).into_iter().max().unwrap_or(0);
     println!(
         "sweep `{}`: {} runs in {} shards (at most {biggest} runs per task)",
         l.spec.name,
@@ -194,13 +200,16 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
         .and_then(|t| serde_json::from_str(&t).ok());
     let tasks = plan.as_ref().map_or(1, |p| p.tasks);
     let shard_of = shard::assign(&runs, tasks);
-    let mut rows = vec![[0usize; 6]; tasks]; // runs, done, diverged, partial, pending, failed
+    // runs, done, diverged, partial, pending, failed
+    let mut rows: Vec<[usize; 6]> = shard_sizes(&shard_of, tasks)
+        .into_iter()
+        .map(|runs| [runs, 0, 0, 0, 0, 0])
+        .collect();
     let (mut steps_done, mut steps_total) = (0usize, 0usize);
     let mut failures = Vec::new();
     for (cfg, &k) in runs.iter().zip(&shard_of) {
         let status = dir.run(&cfg.run_id()).status();
         let row = &mut rows[k];
-        row[0] += 1;
         steps_total += cfg.steps;
         steps_done += status.steps_done(cfg.steps);
         match status {
