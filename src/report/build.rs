@@ -10,6 +10,7 @@
 use super::plots::{self, Band, Curve, ErrorSeries, Heat, Pairs, Panel};
 use super::theory;
 use crate::analysis::compare::{self, cell, CompareSpec, Comparison};
+use crate::analysis::stats;
 use crate::analysis::summary::fmt_value;
 use crate::analysis::tables::{table_path, Collected};
 use crate::config::{format_sig, SETTING_NAMES};
@@ -412,8 +413,13 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         None => Vec::new(),
     };
     for (gi, g) in groups.iter().enumerate() {
+        // The mean and sample std that `stats::summarize` would report, without its bootstrap.
         let s = |v: Vec<f64>| {
-            crate::analysis::stats::summarize(&v).map_or("n/a".into(), |s| pm(s.mean, s.std))
+            if v.is_empty() {
+                "n/a".into()
+            } else {
+                pm(stats::mean(&v), stats::sample_std(&v))
+            }
         };
         let ratio: Vec<f64> = metric(g, "initial_eval_loss")
             .iter()
@@ -809,7 +815,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
             let mut series: BTreeMap<String, ErrorSeries> = BTreeMap::new();
             for g in &groups {
                 let vals = metric(g, "final_eval_loss");
-                if let Some(s) = crate::analysis::stats::summarize(&vals) {
+                if !vals.is_empty() {
+                    let (mean, std) = (stats::mean(&vals), stats::sample_std(&vals));
                     let arm = if g.residual { "ResMLP" } else { "PlainMLP" };
                     let rest: Vec<String> =
                         g.others.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -823,8 +830,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
                         ..ErrorSeries::default()
                     });
                     e.xs.push(g.depth as f64);
-                    e.mean.push(s.mean);
-                    e.err.push(if s.std.is_finite() { s.std } else { 0.0 });
+                    e.mean.push(mean);
+                    e.err.push(if std.is_finite() { std } else { 0.0 });
                 }
             }
             let series: Vec<ErrorSeries> = series.into_values().collect();
