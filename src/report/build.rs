@@ -37,6 +37,16 @@ struct Group {
     diverged: usize,
 }
 
+impl Group {
+    /// This group's values of a runs-table column (NaN where the column has no row).
+    fn values(&self, column: &[f64]) -> Vec<f64> {
+        self.rows
+            .iter()
+            .map(|&i| column.get(i).copied().unwrap_or(f64::NAN))
+            .collect()
+    }
+}
+
 /// What `build` wrote.
 #[derive(Clone, Debug)]
 pub struct Built {
@@ -396,13 +406,14 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         "| group | n | initial eval loss | final eval loss | final / initial | improvement (initial / final) | grad norm, layer 1 | grad norm, layer L | activation std at init, min–max over layers |"
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
-    let metric = |g: &Group, name: &str| -> Vec<f64> {
-        let vals = f64s(runs, name).unwrap_or_default();
-        g.rows
-            .iter()
-            .map(|&i| vals.get(i).copied().unwrap_or(f64::NAN))
-            .collect()
-    };
+    // Each metric column of the runs table, read once (empty when it cannot be read, so
+    // every value of it is NaN).
+    let column = |name: &str| f64s(runs, name).unwrap_or_default();
+    let initial_loss = column("initial_eval_loss");
+    let final_loss = column("final_eval_loss");
+    let loss_reduction = column("loss_reduction");
+    let grad_first = column("grad_norm_first_init");
+    let grad_last = column("grad_norm_last_init");
     let frames = if runs.height() > 0 {
         Some(layer_frames(dir)?)
     } else {
@@ -421,11 +432,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
                 pm(stats::mean(&v), stats::sample_std(&v))
             }
         };
-        let ratio: Vec<f64> = metric(g, "initial_eval_loss")
-            .iter()
-            .zip(metric(g, "final_eval_loss"))
-            .map(|(i, f)| i / f)
-            .collect();
+        let (initial, fin) = (g.values(&initial_loss), g.values(&final_loss));
+        let ratio: Vec<f64> = initial.iter().zip(&fin).map(|(i, f)| i / f).collect();
         let range = act_std_init.get(gi).map_or("n/a".into(), |b| {
             let finite: Vec<f64> = b.mean.iter().copied().filter(|v| v.is_finite()).collect();
             let (lo, hi) = (
@@ -439,12 +447,12 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             g.label,
             g.runs.len(),
-            s(metric(g, "initial_eval_loss")),
-            s(metric(g, "final_eval_loss")),
-            s(metric(g, "loss_reduction")),
+            s(initial),
+            s(fin),
+            s(g.values(&loss_reduction)),
             s(ratio),
-            s(metric(g, "grad_norm_first_init")),
-            s(metric(g, "grad_norm_last_init")),
+            s(g.values(&grad_first)),
+            s(g.values(&grad_last)),
             range
         );
     }
@@ -814,7 +822,7 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         if has("depth") {
             let mut series: BTreeMap<String, ErrorSeries> = BTreeMap::new();
             for g in &groups {
-                let vals = metric(g, "final_eval_loss");
+                let vals = g.values(&final_loss);
                 if !vals.is_empty() {
                     let (mean, std) = (stats::mean(&vals), stats::sample_std(&vals));
                     let arm = if g.residual { "ResMLP" } else { "PlainMLP" };
