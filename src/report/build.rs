@@ -177,33 +177,44 @@ fn group_frame(groups: &[Group]) -> anyhow::Result<DataFrame> {
     )
 }
 
-/// Mean and std over seeds of `value` per group and `x`, from `lf` (rows with run_id).
-fn bands_by(
-    lf: LazyFrame,
-    labels: &DataFrame,
-    x: &str,
-    value: &str,
-    groups: &[Group],
-) -> anyhow::Result<Vec<Band>> {
-    let df = pl(
+/// The rows of `lf` (rows with run_id) that belong to a group, with their `group` column.
+fn with_groups(lf: LazyFrame, labels: &DataFrame, what: &str) -> anyhow::Result<DataFrame> {
+    pl(
         lf.join(
             labels.clone().lazy(),
             [col("run_id")],
             [col("run_id")],
             JoinArgs::new(JoinType::Inner),
         )
-        .filter(col(value).is_not_null())
-        .group_by([col("group"), col(x)])
-        .agg([
-            col(value).mean().alias("mean"),
-            col(value).std(1).alias("std"),
-            col(value).count().alias("n"),
-        ])
-        .sort(
-            [PlSmallStr::from("group"), PlSmallStr::from(x)],
-            SortMultipleOptions::default(),
-        )
         .collect(),
+        what,
+    )
+}
+
+/// Mean and std over seeds of `value` per group and `x`, from `grouped` (rows with their
+/// `group`, see [`with_groups`]).
+fn bands_by(
+    grouped: &DataFrame,
+    x: &str,
+    value: &str,
+    groups: &[Group],
+) -> anyhow::Result<Vec<Band>> {
+    let df = pl(
+        grouped
+            .clone()
+            .lazy()
+            .filter(col(value).is_not_null())
+            .group_by([col("group"), col(x)])
+            .agg([
+                col(value).mean().alias("mean"),
+                col(value).std(1).alias("std"),
+                col(value).count().alias("n"),
+            ])
+            .sort(
+                [PlSmallStr::from("group"), PlSmallStr::from(x)],
+                SortMultipleOptions::default(),
+            )
+            .collect(),
         "aggregating over seeds",
     )?;
     let (g, xs, mean, std, n) = (
@@ -230,13 +241,27 @@ fn bands_by(
     Ok(bands)
 }
 
-/// Layer rows at step 0 and at each run's last probe.
-fn layer_frames(dir: &SweepDir) -> anyhow::Result<(LazyFrame, LazyFrame)> {
-    let layers = scan(dir, "layers")?;
+/// The layer rows of the groups' runs (see [`with_groups`]), read once.
+struct LayerFrames {
+    /// Every probe.
+    all: DataFrame,
+    /// Step 0.
+    init: DataFrame,
+    /// Each run's last probe.
+    last: DataFrame,
+}
+
+/// Reads the layers table once and keeps the rows each figure needs (see [`LayerFrames`]).
+fn layer_frames(dir: &SweepDir, labels: &DataFrame) -> anyhow::Result<LayerFrames> {
+    let layers = pl(scan(dir, "layers")?.collect(), "reading the layers table")?.lazy();
     let init = layers.clone().filter(col("step").eq(lit(0i64)));
     let last_step = pl(col("step").max().over([col("run_id")]), "last probe step")?;
-    let last = layers.filter(col("step").eq(last_step));
-    Ok((init, last))
+    let last = layers.clone().filter(col("step").eq(last_step));
+    Ok(LayerFrames {
+        all: with_groups(layers, labels, "layer rows")?,
+        init: with_groups(init, labels, "layer rows at step 0")?,
+        last: with_groups(last, labels, "layer rows at the last probe")?,
+    })
 }
 
 fn theory_curves(groups: &[Group], f: impl Fn(&Group) -> Option<Vec<f64>>) -> Vec<Curve> {
@@ -415,12 +440,12 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
     let grad_first = column("grad_norm_first_init");
     let grad_last = column("grad_norm_last_init");
     let frames = if runs.height() > 0 {
-        Some(layer_frames(dir)?)
+        Some(layer_frames(dir, &labels)?)
     } else {
         None
     };
     let act_std_init = match &frames {
-        Some((init, _)) => bands_by(init.clone(), &labels, "layer", "act_std", &groups)?,
+        Some(layers) => bands_by(&layers.init, "layer", "act_std", &groups)?,
         None => Vec::new(),
     };
     for (gi, g) in groups.iter().enumerate() {
@@ -458,12 +483,12 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
     }
     let _ = writeln!(md, "\nThe full summary with 95% bootstrap CIs per metric is in [`tables/summary.md`](tables/summary.md).\n");
 
-    if let Some((init_layers, last_layers)) = frames {
+    if let Some(layers) = frames {
         let _ = writeln!(md, "## Figures\n");
         // (a) Loss curves.
-        let steps = scan(dir, "steps")?;
-        let train = bands_by(steps.clone(), &labels, "step", "train_loss", &groups)?;
-        let eval = bands_by(steps, &labels, "step", "eval_loss", &groups)?;
+        let steps = with_groups(scan(dir, "steps")?, &labels, "step rows")?;
+        let train = bands_by(&steps, "step", "train_loss", &groups)?;
+        let eval = bands_by(&steps, "step", "eval_loss", &groups)?;
         let path = plots_dir.join("loss.png");
         plots::bands_figure(
             &path,
@@ -507,8 +532,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         let _ = writeln!(md, "\nA net that outputs zero scores `E[x²] = 1/3` here: a loss stuck near 0.333 means nothing was learned.\n");
 
         // (b) Gradient norms per layer.
-        let g_init = bands_by(init_layers.clone(), &labels, "layer", "grad_norm", &groups)?;
-        let g_last = bands_by(last_layers.clone(), &labels, "layer", "grad_norm", &groups)?;
+        let g_init = bands_by(&layers.init, "layer", "grad_norm", &groups)?;
+        let g_last = bands_by(&layers.last, "layer", "grad_norm", &groups)?;
         let grad_theory = theory_curves(&groups, |g| {
             (!g.residual && g.depth > 0)
                 .then(|| theory::plain_weight_grad_norm(g.depth, g.init_scale, g.batch_size.max(1)))
@@ -562,9 +587,9 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         );
 
         // (c) Activations.
-        let a_mean_init = bands_by(init_layers.clone(), &labels, "layer", "act_mean", &groups)?;
-        let a_mean_last = bands_by(last_layers.clone(), &labels, "layer", "act_mean", &groups)?;
-        let a_std_last = bands_by(last_layers.clone(), &labels, "layer", "act_std", &groups)?;
+        let a_mean_init = bands_by(&layers.init, "layer", "act_mean", &groups)?;
+        let a_mean_last = bands_by(&layers.last, "layer", "act_mean", &groups)?;
+        let a_std_last = bands_by(&layers.last, "layer", "act_std", &groups)?;
         let predictions = |g: &Group| {
             if g.residual {
                 theory::res_layer_predictions(g.depth, g.init_scale)
@@ -620,13 +645,10 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
 
         // (d) Gradient flow heat maps.
         let heat = pl(
-            scan(dir, "layers")?
-                .join(
-                    labels.clone().lazy(),
-                    [col("run_id")],
-                    [col("run_id")],
-                    JoinArgs::new(JoinType::Inner),
-                )
+            layers
+                .all
+                .clone()
+                .lazy()
                 .with_column(col("grad_norm").log(lit(10.0)).alias("lg"))
                 .group_by([col("group"), col("step"), col("layer")])
                 .agg([col("lg").mean().alias("lg")])
@@ -722,8 +744,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         );
 
         // (e) Dead units.
-        let d_init = bands_by(init_layers, &labels, "layer", "dead_frac", &groups)?;
-        let d_last = bands_by(last_layers, &labels, "layer", "dead_frac", &groups)?;
+        let d_init = bands_by(&layers.init, "layer", "dead_frac", &groups)?;
+        let d_last = bands_by(&layers.last, "layer", "dead_frac", &groups)?;
         let path = plots_dir.join("dead_units.png");
         let dead_panel = |title: &str, bands: Vec<Band>| Panel {
             title: title.into(),
