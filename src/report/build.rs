@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 struct Group {
     label: String,
+    /// `label` without the depth: one line of the depth figure.
+    depthless_label: String,
     residual: bool,
     depth: usize,
     init_scale: f64,
@@ -38,12 +40,43 @@ struct Group {
 }
 
 impl Group {
+    /// The arm's name: "ResMLP" or "PlainMLP".
+    fn arm(&self) -> &'static str {
+        arm_name(self.residual)
+    }
+
     /// This group's values of a runs-table column (NaN where the column has no row).
     fn values(&self, column: &[f64]) -> Vec<f64> {
         self.rows
             .iter()
             .map(|&i| column.get(i).copied().unwrap_or(f64::NAN))
             .collect()
+    }
+}
+
+fn arm_name(residual: bool) -> &'static str {
+    if residual {
+        "ResMLP"
+    } else {
+        "PlainMLP"
+    }
+}
+
+/// "`arm`, a=1, b=2", or the arm alone when there are no other axis values.
+fn arm_label(arm: &str, parts: &[String]) -> String {
+    if parts.is_empty() {
+        arm.to_string()
+    } else {
+        format!("{arm}, {}", parts.join(", "))
+    }
+}
+
+/// `v` joined by ", ", or `none` when it is empty.
+fn joined_or(v: &[String], none: &str) -> String {
+    if v.is_empty() {
+        none.into()
+    } else {
+        v.join(", ")
     }
 }
 
@@ -117,14 +150,16 @@ fn groups(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Group>> {
                 }
             }
         }
-        let arm = if res { "ResMLP" } else { "PlainMLP" };
-        let label = if parts.is_empty() {
-            arm.to_string()
-        } else {
-            format!("{arm}, {}", parts.join(", "))
-        };
+        let arm = arm_name(res);
         let g = by_key.entry(key).or_insert_with(|| Group {
-            label,
+            label: arm_label(arm, &parts),
+            depthless_label: arm_label(
+                arm,
+                &others
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>(),
+            ),
             residual: res,
             depth: cell(depth, i)
                 .ok()
@@ -274,10 +309,10 @@ fn theory_curves(groups: &[Group], f: impl Fn(&Group) -> Option<Vec<f64>>) -> Ve
         }
         if let Some(ys) = f(g) {
             seen.push(key);
-            let arm = if g.residual { "ResMLP" } else { "PlainMLP" };
             curves.push(Curve {
                 label: format!(
-                    "theory: {arm}, depth {}, scale {}",
+                    "theory: {}, depth {}, scale {}",
+                    g.arm(),
                     g.depth,
                     format_sig(g.init_scale, 3)
                 ),
@@ -847,16 +882,9 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
                 let vals = g.values(&final_loss);
                 if !vals.is_empty() {
                     let (mean, std) = (stats::mean(&vals), stats::sample_std(&vals));
-                    let arm = if g.residual { "ResMLP" } else { "PlainMLP" };
-                    let rest: Vec<String> =
-                        g.others.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    let label = if rest.is_empty() {
-                        arm.to_string()
-                    } else {
-                        format!("{arm}, {}", rest.join(", "))
-                    };
+                    let label = &g.depthless_label;
                     let e = series.entry(label.clone()).or_insert_with(|| ErrorSeries {
-                        label,
+                        label: label.clone(),
                         ..ErrorSeries::default()
                     });
                     e.xs.push(g.depth as f64);
@@ -900,20 +928,12 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
     let _ = writeln!(
         md,
         "- resweep version of the runs: {}",
-        if versions.is_empty() {
-            "n/a".into()
-        } else {
-            versions.join(", ")
-        }
+        joined_or(&versions, "n/a")
     );
     let _ = writeln!(
         md,
         "- git commit of the runs: {}",
-        if commits.is_empty() {
-            "unknown".into()
-        } else {
-            commits.join(", ")
-        }
+        joined_or(&commits, "unknown")
     );
     let _ = writeln!(
         md,
