@@ -2323,8 +2323,10 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
     let label_seeds = finite.len() <= 20;
     let mut labels: Vec<(String, (i32, i32))> = Vec::new();
     let left_out = |k: usize| {
-        let s = if k == 1 { "" } else { "s" };
-        format!("{k} seed label{s} left out (no room next to the point)")
+        format!(
+            "{} left out (no room next to the point)",
+            count(k, "seed label")
+        )
     };
     if !label_seeds {
         notes.push(format!("{} seeds — labels omitted", finite.len()));
