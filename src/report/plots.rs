@@ -2603,37 +2603,25 @@ mod tests {
         };
         let grad_plain = theory::plain_weight_grad_norm(20, s, 64);
         let grad_res: Vec<f64> = (1..=20).map(|l| 0.5 + 0.02 * l as f64).collect();
+        // One activation panel: "mean" or "std" of the layer output, measured and predicted.
+        let mut activation = |stat: &str, f: fn(&theory::LayerPrediction) -> f64| Panel {
+            title: format!("Activation {stat}"),
+            x_label: "layer".into(),
+            y_label: format!("{stat} of layer output"),
+            log_y: true,
+            bands: vec![
+                measured("PlainMLP", pick(&plain, f)),
+                measured("ResMLP", pick(&res, f)),
+            ],
+            curves: vec![
+                theory_curve("theory, plain", pick(&plain, f)),
+                theory_curve("theory, res", pick(&res, f)),
+            ],
+            notes: vec![],
+        };
         let panels = vec![
-            Panel {
-                title: "Activation mean".into(),
-                x_label: "layer".into(),
-                y_label: "mean of layer output".into(),
-                log_y: true,
-                bands: vec![
-                    measured("PlainMLP", pick(&plain, |p| p.mean)),
-                    measured("ResMLP", pick(&res, |p| p.mean)),
-                ],
-                curves: vec![
-                    theory_curve("theory, plain", pick(&plain, |p| p.mean)),
-                    theory_curve("theory, res", pick(&res, |p| p.mean)),
-                ],
-                notes: vec![],
-            },
-            Panel {
-                title: "Activation std".into(),
-                x_label: "layer".into(),
-                y_label: "std of layer output".into(),
-                log_y: true,
-                bands: vec![
-                    measured("PlainMLP", pick(&plain, |p| p.std)),
-                    measured("ResMLP", pick(&res, |p| p.std)),
-                ],
-                curves: vec![
-                    theory_curve("theory, plain", pick(&plain, |p| p.std)),
-                    theory_curve("theory, res", pick(&res, |p| p.std)),
-                ],
-                notes: vec![],
-            },
+            activation("mean", |p| p.mean),
+            activation("std", |p| p.std),
             Panel {
                 title: "Weight-gradient norm".into(),
                 x_label: "layer".into(),
