@@ -618,7 +618,7 @@ impl Axis {
         if frac.is_nan() || frac <= 0.0 {
             return self.clone();
         }
-        let frac = frac.min(0.6);
+        let frac = frac.min(MAX_HEADROOM);
         let hi =
             (self.hi + (self.hi / 2.0 - self.lo / 2.0) * (2.0 * frac / (1.0 - frac))).min(f64::MAX);
         let mut a = if self.log {
@@ -947,6 +947,35 @@ fn note_lines_for(plot_h: i32, frac: f64) -> usize {
 
 const NOTE_LINE_H: i32 = 22;
 const NOTE_MARGIN: i32 = 8;
+/// Largest fraction of a plot's height kept free of data for notes.
+const MAX_HEADROOM: f64 = 0.6;
+
+/// The notes of a plot area about `plot_w` x `plot_h` pixels, laid out for the strip at its
+/// top (at most `lines_frac` of the height in lines), and the fraction of the height (at most
+/// [`MAX_HEADROOM`]) the axis must keep free of data for that strip: `None` when there are
+/// no notes or no room.
+fn notes_strip(
+    root: &Root<'_>,
+    notes: &[String],
+    n_caller: usize,
+    (plot_w, plot_h): (i32, i32),
+    lines_frac: f64,
+) -> Result<(Option<NotesBox>, Option<f64>)> {
+    let notes_box = layout_notes(
+        root,
+        notes,
+        n_caller,
+        (plot_w as f64 * 0.92) as i32,
+        note_lines_for(plot_h, lines_frac),
+    )?;
+    let headroom = match &notes_box {
+        Some(nb) if plot_h > 0 => {
+            Some(((nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h as f64).min(MAX_HEADROOM))
+        }
+        _ => None,
+    };
+    Ok((notes_box, headroom))
+}
 
 fn note_style() -> TextStyle<'static> {
     font_at(NOTE_PX, HPos::Left, VPos::Top).color(&NOTE_TEXT)
@@ -1444,19 +1473,11 @@ fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_>) -> Resul
     let caption_h = caption_height(root, p.title)?;
     let plot_w_est = aw as i32 - 40 - (ylab_w + 48);
     let plot_h_est = ch as i32 - 20 - caption_h - 62;
-    let notes_box = layout_notes(
-        root,
-        &notes,
-        p.notes.len(),
-        (plot_w_est as f64 * 0.92) as i32,
-        note_lines_for(plot_h_est, 0.45),
-    )?;
-    let y_axis = match &notes_box {
-        Some(nb) if plot_h_est > 0 => {
-            let frac = (nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h_est as f64;
-            y_axis.with_headroom(frac, y_target)
-        }
-        _ => y_axis,
+    let (notes_box, headroom) =
+        notes_strip(root, &notes, p.notes.len(), (plot_w_est, plot_h_est), 0.45)?;
+    let y_axis = match headroom {
+        Some(frac) => y_axis.with_headroom(frac, y_target),
+        None => y_axis,
     };
 
     // Chart frame.
@@ -1965,21 +1986,15 @@ fn draw_heat(
     let caption_h = caption_height(root, &heat.title)?;
     let plot_w_est = aw as i32 - 34 - 80;
     let plot_h_est = ah as i32 - 20 - caption_h - 62;
-    let notes_box = layout_notes(
+    let (notes_box, headroom) = notes_strip(
         root,
         &notes,
         heat.notes.len(),
-        (plot_w_est as f64 * 0.92) as i32,
-        note_lines_for(plot_h_est, 0.4),
+        (plot_w_est, plot_h_est),
+        0.4,
     )?;
     let top = layers as f64 + 0.5;
-    let hi = match &notes_box {
-        Some(nb) if plot_h_est > 0 => {
-            let frac = ((nb.h + 2 * NOTE_MARGIN + 4) as f64 / plot_h_est as f64).min(0.6);
-            top + layers as f64 * frac / (1.0 - frac)
-        }
-        _ => top,
-    };
+    let hi = headroom.map_or(top, |frac| top + layers as f64 * frac / (1.0 - frac));
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(10)
