@@ -18,7 +18,7 @@
 use super::stats::{self, Paired};
 use crate::config::{format_number, SETTING_NAMES};
 use polars::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -433,15 +433,17 @@ pub fn compare(
     let mut strata = Vec::new();
     let mut total_pairs = 0;
     for (settings, members) in strata_rows {
+        let member_ids: HashSet<&str> = members.iter().map(|r| r.run_id.as_str()).collect();
+        let seeds_of = |which: &str| -> BTreeSet<String> {
+            members
+                .iter()
+                .filter(|r| r.settings[axis] == which)
+                .map(|r| r.settings["seed"].clone())
+                .collect()
+        };
+        let sa = seeds_of(&baseline);
         for arm in arms.iter().skip(1) {
-            let seeds_of = |which: &str| -> BTreeSet<String> {
-                members
-                    .iter()
-                    .filter(|r| r.settings[axis] == which)
-                    .map(|r| r.settings["seed"].clone())
-                    .collect()
-            };
-            let (sa, sb) = (seeds_of(&baseline), seeds_of(arm));
+            let sb = seeds_of(arm);
             let label = if settings.is_empty() {
                 String::new()
             } else {
@@ -469,7 +471,7 @@ pub fn compare(
             let mut pairs = Vec::new();
             for g in groups.values() {
                 if let (Some(a), Some(b)) = (g.get(&baseline), g.get(arm)) {
-                    if members.iter().any(|m| m.run_id == a.run_id) {
+                    if member_ids.contains(a.run_id.as_str()) {
                         pairs.push(PairRow {
                             seed: a.settings["seed"].clone(),
                             run_a: a.run_id.clone(),
