@@ -18,7 +18,7 @@
 use super::stats::{self, Paired};
 use crate::config::{format_number, SETTING_NAMES};
 use polars::prelude::*;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// What to compare.
 #[derive(Clone, Debug)]
@@ -224,6 +224,14 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
         .collect()
 }
 
+/// The settings other than `axis` in which two runs differ, in [`SETTING_NAMES`] order.
+fn differing<'a>(axis: &'a str, r: &'a Row, o: &'a Row) -> impl Iterator<Item = &'static str> + 'a {
+    SETTING_NAMES
+        .iter()
+        .copied()
+        .filter(move |n| *n != axis && o.settings[*n] != r.settings[*n])
+}
+
 /// Orders arm values naturally: numbers numerically, then text.
 fn arm_order(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -325,35 +333,40 @@ pub fn compare(
             .insert(r.settings[axis].clone(), r);
     }
 
-    // Unpaired runs: explain with the nearest run of another arm and the same seed.
+    // Unpaired runs: explain with the nearest run of another arm and the same seed — the
+    // fewest differing settings, then the smallest run id (the first such row on a tie).
+    let mut by_seed: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for r in &rows {
+        by_seed
+            .entry(r.settings["seed"].as_str())
+            .or_default()
+            .push(r);
+    }
     let mut unpaired: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for members in groups.values() {
         if members.len() > 1 {
             continue;
         }
         let (arm, r) = members.iter().next().expect("non-empty group");
-        let nearest = rows
+        let nearest = by_seed[r.settings["seed"].as_str()]
             .iter()
-            .filter(|o| &o.settings[axis] != arm && o.settings["seed"] == r.settings["seed"])
-            .map(|o| {
-                let diff: Vec<String> = SETTING_NAMES
-                    .iter()
-                    .filter(|n| **n != axis && o.settings[**n] != r.settings[**n])
-                    .map(|n| format!("{n} ({} vs {})", r.settings[*n], o.settings[*n]))
-                    .collect();
-                (diff, o)
-            })
-            .min_by_key(|(d, o)| (d.len(), o.run_id.clone()));
+            .filter(|o| &o.settings[axis] != arm)
+            .min_by_key(|o| (differing(axis, r, o).count(), o.run_id.as_str()));
         let (reason, mut ids) = match nearest {
-            Some((diff, o)) => (
+            Some(o) => (
                 format!(
                     "{} differs from the other arm",
-                    diff.iter()
-                        .map(|d| d.split(' ').next().unwrap_or(""))
+                    differing(axis, r, o).collect::<Vec<_>>().join(", ")
+                ),
+                vec![format!(
+                    "{} vs {}: {}",
+                    r.run_id,
+                    o.run_id,
+                    differing(axis, r, o)
+                        .map(|n| format!("{n} ({} vs {})", r.settings[n], o.settings[n]))
                         .collect::<Vec<_>>()
                         .join(", ")
-                ),
-                vec![format!("{} vs {}: {}", r.run_id, o.run_id, diff.join(", "))],
+                )],
             ),
             None => (
                 format!("no run of another arm has seed {}", r.settings["seed"]),
