@@ -78,13 +78,18 @@ impl Stratum {
         if self.settings.is_empty() {
             "all runs".into()
         } else {
-            self.settings
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            settings_label(&self.settings)
         }
     }
+}
+
+/// `depth=20, init_scale=1/sqrt(depth)`: settings as `name=value`, comma-separated.
+fn settings_label(settings: &[(String, String)]) -> String {
+    settings
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The audit and the statistics.
@@ -455,20 +460,13 @@ pub fn compare(
                 .collect()
         };
         let sa = seeds_of(&baseline);
+        let label = if settings.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", settings_label(&settings))
+        };
         for arm in arms.iter().skip(1) {
             let sb = seeds_of(arm);
-            let label = if settings.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " at {}",
-                    settings
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
             if sa != sb && !sa.is_empty() && !sb.is_empty() {
                 let fmt = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
                 flags.push(Flag {
@@ -695,16 +693,14 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
         .collect::<Vec<_>>()
         .join("\n");
     let n = st.len();
+    let labels: Vec<String> = st.iter().map(Stratum::label).collect();
     let summary = DataFrame::new(
         n,
         vec![
             Column::new("axis".into(), vec![c.axis.clone(); n]),
             Column::new("metric".into(), vec![c.metric.clone(); n]),
             Column::new("lower_is_better".into(), vec![c.lower_is_better; n]),
-            Column::new(
-                "stratum".into(),
-                st.iter().map(Stratum::label).collect::<Vec<_>>(),
-            ),
+            Column::new("stratum".into(), &labels),
             Column::new("baseline".into(), vec![c.baseline.clone(); n]),
             Column::new(
                 "arm".into(),
@@ -743,47 +739,44 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
             Column::new("flags".into(), vec![flags; n]),
         ],
     )?;
-    let all: Vec<(&Stratum, &PairRow)> = st
+    // Every pair with its stratum's label and arm.
+    let all: Vec<(&str, &str, &PairRow)> = st
         .iter()
-        .flat_map(|s| s.pairs.iter().map(move |p| (s, p)))
+        .zip(&labels)
+        .flat_map(|(s, label)| {
+            s.pairs
+                .iter()
+                .map(move |p| (label.as_str(), s.arm.as_str(), p))
+        })
         .collect();
     let m = all.len();
+    let text = |name: &str, get: fn(&PairRow) -> &str| {
+        Column::new(
+            name.into(),
+            all.iter().map(|(_, _, p)| get(p)).collect::<Vec<&str>>(),
+        )
+    };
+    let value = |name: &str, get: fn(&PairRow) -> f64| {
+        Column::new(
+            name.into(),
+            all.iter().map(|(_, _, p)| get(p)).collect::<Vec<f64>>(),
+        )
+    };
     let pairs = DataFrame::new(
         m,
         vec![
             Column::new(
                 "stratum".into(),
-                all.iter().map(|(s, _)| s.label()).collect::<Vec<_>>(),
+                all.iter().map(|t| t.0).collect::<Vec<_>>(),
             ),
             Column::new("baseline".into(), vec![c.baseline.clone(); m]),
-            Column::new(
-                "arm".into(),
-                all.iter().map(|(s, _)| s.arm.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "seed".into(),
-                all.iter().map(|(_, p)| p.seed.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "run_baseline".into(),
-                all.iter().map(|(_, p)| p.run_a.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "run_arm".into(),
-                all.iter().map(|(_, p)| p.run_b.clone()).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "value_baseline".into(),
-                all.iter().map(|(_, p)| p.a).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "value_arm".into(),
-                all.iter().map(|(_, p)| p.b).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "diff".into(),
-                all.iter().map(|(_, p)| p.b - p.a).collect::<Vec<_>>(),
-            ),
+            Column::new("arm".into(), all.iter().map(|t| t.1).collect::<Vec<_>>()),
+            text("seed", |p| &p.seed),
+            text("run_baseline", |p| &p.run_a),
+            text("run_arm", |p| &p.run_b),
+            value("value_baseline", |p| p.a),
+            value("value_arm", |p| p.b),
+            value("diff", |p| p.b - p.a),
         ],
     )?;
     Ok((summary, pairs))
