@@ -158,7 +158,19 @@ struct Row {
 /// One cell of a frame as text (`null`, strings bare, floats compact).
 pub fn cell(col: &Column, i: usize) -> anyhow::Result<String> {
     let v = col.get(i).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(match v {
+    Ok(text(v))
+}
+
+/// Every cell of a column as text, as [`cell`] gives it.
+fn cells(col: &Column) -> Vec<String> {
+    if col.is_empty() {
+        return Vec::new();
+    }
+    col.as_materialized_series().iter().map(text).collect()
+}
+
+fn text(v: AnyValue<'_>) -> String {
+    match v {
         AnyValue::Null => "null".into(),
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
@@ -166,7 +178,7 @@ pub fn cell(col: &Column, i: usize) -> anyhow::Result<String> {
         AnyValue::Float64(f) => format_number(f),
         AnyValue::Float32(f) => format_number(f as f64),
         other => other.to_string(),
-    })
+    }
 }
 
 fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
@@ -211,22 +223,30 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
         col("data_hash")?,
         col("param_count")?,
     );
-    (0..df.height())
-        .map(|i| {
-            let mut settings = BTreeMap::new();
-            for (name, c) in &setting_cols {
-                settings.insert(name.to_string(), cell(c, i)?);
-            }
-            Ok(Row {
-                run_id: cell(ids, i)?,
-                settings,
-                metric: metric_vals.get(i).unwrap_or(f64::NAN),
-                init_hash: cell(ih, i)?,
-                data_hash: cell(dh, i)?,
-                param_count: cell(pc, i)?,
-            })
-        })
-        .collect()
+    // Each column to text once, then row by row.
+    let mut settings: Vec<(&str, std::vec::IntoIter<String>)> = setting_cols
+        .iter()
+        .map(|(name, c)| (*name, cells(c).into_iter()))
+        .collect();
+    let rows = cells(ids)
+        .into_iter()
+        .zip(metric_vals.iter())
+        .zip(cells(ih).into_iter().zip(cells(dh)).zip(cells(pc)))
+        .map(
+            |((run_id, metric), ((init_hash, data_hash), param_count))| Row {
+                run_id,
+                settings: settings
+                    .iter_mut()
+                    .map(|(name, vals)| (name.to_string(), vals.next().expect("one per row")))
+                    .collect(),
+                metric: metric.unwrap_or(f64::NAN),
+                init_hash,
+                data_hash,
+                param_count,
+            },
+        )
+        .collect();
+    Ok(rows)
 }
 
 /// The settings other than `axis` in which two runs differ, in [`SETTING_NAMES`] order.
