@@ -128,16 +128,18 @@ pub fn comparison(
     spec: &compare::CompareSpec,
 ) -> anyhow::Result<compare::Comparison> {
     let runs_path = tables::table_path(dir, "runs");
-    if !runs_path.is_file() {
+    let df = if runs_path.is_file() {
+        let _tables = dir.lock_tables(false)?;
+        let file = std::fs::File::open(&runs_path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
+        ParquetReader::new(file)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?
+    } else {
+        // Collected just now: the frame written to runs.parquet, not read back.
         let _tables = dir.lock_tables(true)?;
-        analysis::collect(dir)?;
-    }
-    let _tables = dir.lock_tables(false)?;
-    let file = std::fs::File::open(&runs_path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
-    let df = ParquetReader::new(file)
-        .finish()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", runs_path.display()))?;
+        analysis::collect(dir)?.runs
+    };
     let frozen = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_input(e.to_string()))?;
     compare::compare(&df, &frozen.axis_names(), spec)
 }
