@@ -4,7 +4,7 @@
 use super::{bad_input, Exit};
 use crate::analysis::{self, compare, tables, Format};
 use crate::cli::{CompareArgs, DirArgs, QueryArgs};
-use crate::store::{write_atomic, SweepDir};
+use crate::store::SweepDir;
 use crate::sweep::SweepSpec;
 use polars::prelude::*;
 use std::path::Path;
@@ -149,11 +149,7 @@ pub fn comparison(
 pub fn write_comparison(dir: &SweepDir, c: &compare::Comparison) -> anyhow::Result<()> {
     let (mut summary, mut pairs) = compare::frames(c)?;
     for (name, df) in [("compare", &mut summary), ("compare_pairs", &mut pairs)] {
-        let mut bytes = Vec::new();
-        ParquetWriter::new(&mut bytes)
-            .with_compression(ParquetCompression::Zstd(None))
-            .finish(df)?;
-        write_atomic(&dir.tables().join(format!("{name}.parquet")), &bytes)?;
+        analysis::write_output(df, Format::Parquet, Some(&tables::table_path(dir, name)))?;
     }
     Ok(())
 }
