@@ -31,25 +31,24 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
 
 /// Collects the tables and prints what was found and the summary over seeds.
 pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
-    let _tables = dir.lock_tables(true)?;
-    let c = analysis::collect(dir)?;
-    println!("\n{}", analysis::summary_table(&c));
-    println!("{}", c.status_line());
-    let missing = c.missing();
-    if !missing.is_empty() {
-        let shown: Vec<&str> = missing.iter().take(10).copied().collect();
-        println!(
-            "not in the tables yet: {}{}",
-            shown.join(", "),
-            if missing.len() > 10 {
-                format!(" and {} more", missing.len() - 10)
-            } else {
-                String::new()
-            }
-        );
-    }
-    println!("tables: {}", dir.tables().display());
-    let built = write_report(dir, &c)?;
+    let (c, built) = collect_and_report(dir, |c| {
+        println!("\n{}", analysis::summary_table(c));
+        println!("{}", c.status_line());
+        let missing = c.missing();
+        if !missing.is_empty() {
+            let shown: Vec<&str> = missing.iter().take(10).copied().collect();
+            println!(
+                "not in the tables yet: {}{}",
+                shown.join(", "),
+                if missing.len() > 10 {
+                    format!(" and {} more", missing.len() - 10)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        println!("tables: {}", dir.tables().display());
+    })?;
     println!(
         "report: {} ({} figures)",
         built.report.display(),
@@ -58,8 +57,21 @@ pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> 
     Ok(c)
 }
 
+/// Collects the tables, runs `show` on them, then draws the figures and writes report.md,
+/// all under the exclusive tables lock.
+fn collect_and_report(
+    dir: &SweepDir,
+    show: impl FnOnce(&tables::Collected),
+) -> anyhow::Result<(tables::Collected, crate::report::build::Built)> {
+    let _tables = dir.lock_tables(true)?;
+    let c = analysis::collect(dir)?;
+    show(&c);
+    let built = write_report(dir, &c)?;
+    Ok((c, built))
+}
+
 /// Draws the figures and writes report.md from collected tables.
-pub fn write_report(
+fn write_report(
     dir: &SweepDir,
     c: &tables::Collected,
 ) -> anyhow::Result<crate::report::build::Built> {
@@ -79,9 +91,7 @@ pub fn write_report(
 /// Runs `resweep report`.
 pub fn report(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
-    let _tables = dir.lock_tables(true)?;
-    let c = analysis::collect(&dir)?;
-    let built = write_report(&dir, &c)?;
+    let (c, built) = collect_and_report(&dir, |_| {})?;
     println!("{}", c.status_line());
     for f in &built.figures {
         println!("figure: {}", f.display());
@@ -123,10 +133,7 @@ pub fn query(a: &QueryArgs) -> anyhow::Result<Exit> {
 }
 
 /// The comparison of a sweep directory (tables collected first when missing).
-pub fn comparison(
-    dir: &SweepDir,
-    spec: &compare::CompareSpec,
-) -> anyhow::Result<compare::Comparison> {
+fn comparison(dir: &SweepDir, spec: &compare::CompareSpec) -> anyhow::Result<compare::Comparison> {
     let runs_path = tables::table_path(dir, "runs");
     let df = if runs_path.is_file() {
         let _tables = dir.lock_tables(false)?;
@@ -146,7 +153,7 @@ pub fn comparison(
 
 /// Writes `tables/compare.parquet` (statistics and verdict per stratum) and
 /// `tables/compare_pairs.parquet` (one row per pair).
-pub fn write_comparison(dir: &SweepDir, c: &compare::Comparison) -> anyhow::Result<()> {
+fn write_comparison(dir: &SweepDir, c: &compare::Comparison) -> anyhow::Result<()> {
     let (mut summary, mut pairs) = compare::frames(c)?;
     for (name, df) in [("compare", &mut summary), ("compare_pairs", &mut pairs)] {
         analysis::write_output(df, Format::Parquet, Some(&tables::table_path(dir, name)))?;
