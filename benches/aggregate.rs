@@ -334,12 +334,12 @@ fn write_run(dir: &SweepDir, index: usize, cfg: &RunConfig) -> Result<()> {
     }
     rd.prepare(&id, cfg)?;
     let run = synthetic_run(index, cfg);
-    let mut w = jsonl::Writer::open_at(&rd.steps_file(), 0)?;
+    let mut w = jsonl::Writer::open_at(&rd.steps_file(), 0, None)?;
     for s in &run.steps {
         w.append(s)?;
     }
     w.sync()?;
-    let mut w = jsonl::Writer::open_at(&rd.layers_file(), 0)?;
+    let mut w = jsonl::Writer::open_at(&rd.layers_file(), 0, None)?;
     for l in &run.layers {
         w.append(l)?;
     }
@@ -367,7 +367,9 @@ fn write_run(dir: &SweepDir, index: usize, cfg: &RunConfig) -> Result<()> {
             secs / 60 % 60,
             secs % 60
         ),
-    })
+        seal: None,
+    })?;
+    Ok(())
 }
 
 struct SyntheticRun {

@@ -133,9 +133,9 @@ pub(crate) fn write_complete(
         resweep_version: "0.1.0".into(),
         git_commit: (cfg.seed == 0).then(|| "abc123".to_string()),
         finished_at: "2025-01-01T00:00:00Z".into(),
+        seal: None,
     };
-    rd.finish(&result).unwrap();
-    result
+    rd.finish(&result).unwrap()
 }
 
 /// Writes the step and layer files of a run (after `prepare`).
@@ -147,12 +147,12 @@ pub(crate) fn write_records(
 ) {
     let rd = dir.run(&cfg.run_id());
     rd.prepare(&cfg.run_id(), cfg).unwrap();
-    let mut w = jsonl::Writer::open_at(&rd.steps_file(), 0).unwrap();
+    let mut w = jsonl::Writer::open_at(&rd.steps_file(), 0, None).unwrap();
     for s in steps {
         w.append(s).unwrap();
     }
     w.sync().unwrap();
-    let mut w = jsonl::Writer::open_at(&rd.layers_file(), 0).unwrap();
+    let mut w = jsonl::Writer::open_at(&rd.layers_file(), 0, None).unwrap();
     for l in layers {
         w.append(l).unwrap();
     }

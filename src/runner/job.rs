@@ -15,7 +15,7 @@ use crate::experiment::{
 };
 use crate::store::checkpoint::Checkpoint;
 use crate::store::jsonl;
-use crate::store::{RunDir, RunResult};
+use crate::store::{RunDir, RunResult, RunStatus};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -35,10 +35,20 @@ pub struct Opened {
     resumed: bool,
     steps_len: u64,
     layers_len: u64,
+    /// SHA-256 of the kept metrics prefixes, as the checkpoint recorded them.
+    prefix_digests: Option<([u8; 32], [u8; 32])>,
     elapsed_before: f64,
+    /// The run was damaged: its files were moved aside and it trains again.
+    repaired: bool,
 }
 
 impl Opened {
+    /// The run was found damaged and is being trained again (its damaged files moved
+    /// aside first).
+    pub fn repaired(&self) -> bool {
+        self.repaired
+    }
+
     /// The step the run starts from (0 unless resumed).
     pub fn start_step(&self) -> usize {
         self.state.as_ref().map_or(0, |s| s.step)
@@ -50,23 +60,45 @@ impl Opened {
     }
 }
 
-/// Prepares a run's directory (config.json, no stale failure) and reads its checkpoint:
-/// a valid one is resumed, anything else restarts the run from step 0 (its records are
+/// Prepares a run's directory (config.json, no stale failure) and reads its checkpoint.
+/// A damaged run (a sealed file or the checkpoint that does not verify) first has its
+/// files moved aside ([`RunDir::set_aside`]) and restarts from step 0; a verified
+/// checkpoint is resumed; with no checkpoint the run starts from step 0 (its records are
 /// truncated when the recorder opens them). The caller holds the run's lock.
 pub fn open(dir: &RunDir, cfg: &RunConfig, events: &EventSink) -> anyhow::Result<Opened> {
     let run_id = cfg.run_id();
+    let damage = match dir.status() {
+        RunStatus::Damaged { damage } => Some(damage),
+        // A failed run keeps its checkpoint for `--retry-failed`: check it too.
+        _ if dir.checkpoint_file().exists() => dir.verified_checkpoint().err(),
+        _ => None,
+    };
+    if let Some(damage) = &damage {
+        let aside = dir.set_aside(damage)?;
+        events.send(Event::Warning(format!(
+            "{run_id}: damaged ({damage}); its files were moved to {} and the run trains again from step 0",
+            aside.display()
+        )));
+    }
     dir.prepare(&run_id, cfg)?;
     dir.clear_failure()?;
-    let (state, steps_len, layers_len, elapsed_before) = match dir.read_checkpoint() {
-        Ok(c) => (Some(c.state), c.steps_len, c.layers_len, c.elapsed_s),
-        Err(e) => {
-            if dir.checkpoint_file().exists() {
-                events.send(Event::Warning(format!(
-                    "{run_id}: {e}; restarting the run from step 0"
-                )));
-            }
-            (None, 0, 0, 0.0)
-        }
+    let checkpoint = if dir.checkpoint_file().exists() {
+        Some(
+            dir.verified_checkpoint()
+                .map_err(|d| anyhow::anyhow!("{d}"))?,
+        )
+    } else {
+        None
+    };
+    let (state, steps_len, layers_len, prefix_digests, elapsed_before) = match checkpoint {
+        Some(c) => (
+            Some(c.state),
+            c.steps_len,
+            c.layers_len,
+            Some((c.steps_sha256, c.layers_sha256)),
+            c.elapsed_s,
+        ),
+        None => (None, 0, 0, None, 0.0),
     };
     Ok(Opened {
         dir: dir.clone(),
@@ -76,7 +108,9 @@ pub fn open(dir: &RunDir, cfg: &RunConfig, events: &EventSink) -> anyhow::Result
         state,
         steps_len,
         layers_len,
+        prefix_digests,
         elapsed_before,
+        repaired: damage.is_some(),
     })
 }
 
@@ -123,8 +157,16 @@ impl<'a> Recorder<'a> {
     fn new(o: &'a Opened, session: Session<'a>) -> anyhow::Result<Recorder<'a>> {
         Ok(Recorder {
             dir: &o.dir,
-            steps: jsonl::Writer::open_at(&o.dir.steps_file(), o.steps_len)?,
-            layers: jsonl::Writer::open_at(&o.dir.layers_file(), o.layers_len)?,
+            steps: jsonl::Writer::open_at(
+                &o.dir.steps_file(),
+                o.steps_len,
+                o.prefix_digests.as_ref().map(|d| &d.0),
+            )?,
+            layers: jsonl::Writer::open_at(
+                &o.dir.layers_file(),
+                o.layers_len,
+                o.prefix_digests.as_ref().map(|d| &d.1),
+            )?,
             session,
             run_id: &o.run_id,
             total: o.cfg.steps,
@@ -138,12 +180,14 @@ impl<'a> Recorder<'a> {
     }
 
     fn save(&mut self, state: &TrainState) -> anyhow::Result<()> {
-        let steps_len = self.steps.sync()?;
-        let layers_len = self.layers.sync()?;
+        let (steps_len, steps_sha256) = self.steps.sync()?;
+        let (layers_len, layers_sha256) = self.layers.sync()?;
         self.dir.write_checkpoint(&Checkpoint {
             state: state.clone(),
             steps_len,
             layers_len,
+            steps_sha256,
+            layers_sha256,
             elapsed_s: self.elapsed(),
         })
     }
@@ -374,6 +418,7 @@ fn conclude(
         resweep_version: env!("CARGO_PKG_VERSION").into(),
         git_commit: option_env!("RESWEEP_GIT_COMMIT").map(str::to_string),
         finished_at: crate::store::run_dir::now_rfc3339(),
+        seal: None,
     };
     o.dir.finish(&result)?;
     Ok(match diverged_step {

@@ -150,6 +150,9 @@ pub struct ExecSummary {
     pub not_started: usize,
     /// Runs already complete before this session.
     pub already_done: usize,
+    /// Runs found damaged and trained again to completion in this session (counted in
+    /// `completed` or `diverged` too).
+    pub repaired: usize,
     /// Runs skipped because they failed before (no `--retry-failed`).
     pub skipped_failed: usize,
     /// Runs skipped because another process holds their lock.
@@ -172,7 +175,8 @@ impl ExecSummary {
 }
 
 enum Tally {
-    Outcome(RunOutcome),
+    /// Trained in this session; `true` when it was a repair of a damaged run.
+    Outcome(RunOutcome, bool),
     Failed,
     NotStarted,
     Locked,
@@ -307,9 +311,16 @@ pub fn execute(
     });
     for t in tallies.into_iter().flatten() {
         match t {
-            Tally::Outcome(RunOutcome::Completed) => summary.completed += 1,
-            Tally::Outcome(RunOutcome::Diverged { .. }) => summary.diverged += 1,
-            Tally::Outcome(RunOutcome::Interrupted) => summary.interrupted += 1,
+            Tally::Outcome(outcome, repaired) => {
+                match &outcome {
+                    RunOutcome::Completed => summary.completed += 1,
+                    RunOutcome::Diverged { .. } => summary.diverged += 1,
+                    RunOutcome::Interrupted => summary.interrupted += 1,
+                }
+                if repaired && outcome != RunOutcome::Interrupted {
+                    summary.repaired += 1;
+                }
+            }
             Tally::Failed => summary.failed += 1,
             Tally::NotStarted => summary.not_started += 1,
             Tally::Locked => summary.skipped_locked += 1,
@@ -387,6 +398,7 @@ fn run_locked(
         }
     }
     let ids: Vec<String> = opened.iter().map(|o| o.run_id().to_string()).collect();
+    let repaired: Vec<bool> = opened.iter().map(job::Opened::repaired).collect();
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         let session = job::Session {
             checkpoint_every: opts.checkpoint_every,
@@ -409,7 +421,9 @@ fn run_locked(
                 .collect()
         }
     };
-    for ((k, run_id), outcome) in slots.into_iter().zip(&ids).zip(outcomes) {
+    for (((k, run_id), outcome), repaired) in
+        slots.into_iter().zip(&ids).zip(outcomes).zip(repaired)
+    {
         tallies[k] = Some(match outcome {
             Ok(outcome) => {
                 events.send(Event::Finished {
@@ -417,7 +431,7 @@ fn run_locked(
                     run_id: run_id.clone(),
                     outcome: outcome.clone(),
                 });
-                Tally::Outcome(outcome)
+                Tally::Outcome(outcome, repaired)
             }
             Err(e) => fail(run_id, format!("{e:#}")),
         });

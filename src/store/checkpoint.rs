@@ -1,16 +1,21 @@
-//! The checkpoint file: a run's exact state plus the lengths of its metrics files at that
-//! moment, with a SHA-256 trailer so that a damaged file is detected, never trusted.
+//! The checkpoint file: a run's exact state plus the lengths and SHA-256 digests of its
+//! metrics files at that moment, with a SHA-256 trailer so that a damaged file is
+//! detected, never trusted. The metrics digests let a resume check that the records it
+//! continues are the ones the checkpoint saw.
 //!
-//! Layout (little endian): magic `RSWPCKP1`, step u64, steps.jsonl length u64,
-//! layers.jsonl length u64, elapsed seconds f64, optimizer tag u8 (0 Adam, 1 SGD),
+//! Layout (little endian): magic `RSWPCKP2`, step u64, steps.jsonl length u64,
+//! layers.jsonl length u64, SHA-256 of those first bytes of steps.jsonl and of
+//! layers.jsonl (32 bytes each), elapsed seconds f64, optimizer tag u8 (0 Adam, 1 SGD),
 //! parameter count u64, then the parameters and each optimizer buffer as f32, then the
-//! SHA-256 of everything before it.
+//! SHA-256 of everything before it. (`RSWPCKP1`, without the metrics digests, was written
+//! by resweep before run seals; such a checkpoint is reported and its run restarts.)
 
 use crate::experiment::optim::OptimizerState;
 use crate::experiment::TrainState;
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 8] = b"RSWPCKP1";
+const MAGIC: &[u8; 8] = b"RSWPCKP2";
+const MAGIC_V1: &[u8; 8] = b"RSWPCKP1";
 
 /// A decoded checkpoint.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,6 +26,10 @@ pub struct Checkpoint {
     pub steps_len: u64,
     /// Length of layers.jsonl when the checkpoint was taken.
     pub layers_len: u64,
+    /// SHA-256 of the first `steps_len` bytes of steps.jsonl.
+    pub steps_sha256: [u8; 32],
+    /// SHA-256 of the first `layers_len` bytes of layers.jsonl.
+    pub layers_sha256: [u8; 32],
     /// Wall-clock seconds spent training so far, over every session of the run.
     pub elapsed_s: f64,
 }
@@ -35,6 +44,8 @@ impl Checkpoint {
         out.extend_from_slice(&(self.state.step as u64).to_le_bytes());
         out.extend_from_slice(&self.steps_len.to_le_bytes());
         out.extend_from_slice(&self.layers_len.to_le_bytes());
+        out.extend_from_slice(&self.steps_sha256);
+        out.extend_from_slice(&self.layers_sha256);
         out.extend_from_slice(&self.elapsed_s.to_le_bytes());
         out.push(match self.state.opt {
             OptimizerState::Adam { .. } => 0,
@@ -53,6 +64,11 @@ impl Checkpoint {
 
     /// Parses and verifies a checkpoint; the error says what is wrong with the file.
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+        if bytes.len() >= MAGIC_V1.len() && &bytes[..8] == MAGIC_V1 {
+            return Err(
+                "written by an older resweep (checkpoint format 1, no metrics digests)".into(),
+            );
+        }
         if bytes.len() < MAGIC.len() + 32 || &bytes[..8] != MAGIC {
             return Err("not a resweep checkpoint (bad header)".into());
         }
@@ -64,6 +80,8 @@ impl Checkpoint {
         let step = r.u64()? as usize;
         let steps_len = r.u64()?;
         let layers_len = r.u64()?;
+        let steps_sha256 = r.digest()?;
+        let layers_sha256 = r.digest()?;
         let elapsed_s = f64::from_bits(r.u64()?);
         let tag = r.u8()?;
         let n = r.u64()? as usize;
@@ -83,6 +101,8 @@ impl Checkpoint {
             state: TrainState { step, params, opt },
             steps_len,
             layers_len,
+            steps_sha256,
+            layers_sha256,
             elapsed_s,
         })
     }
@@ -100,6 +120,9 @@ impl Reader<'_> {
         let s = &self.b[self.i..end];
         self.i = end;
         Ok(s)
+    }
+    fn digest(&mut self) -> Result<[u8; 32], String> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
     }
     fn u8(&mut self) -> Result<u8, String> {
         Ok(self.take(1)?[0])
@@ -135,6 +158,8 @@ mod tests {
             },
             steps_len: 1234,
             layers_len: 5678,
+            steps_sha256: [7; 32],
+            layers_sha256: [9; 32],
             elapsed_s: 1.25,
         };
         let bytes = c.encode();
@@ -144,5 +169,10 @@ mod tests {
         assert!(Checkpoint::decode(&bad).unwrap_err().contains("checksum"));
         assert!(Checkpoint::decode(&bytes[..bytes.len() - 5]).is_err());
         assert!(Checkpoint::decode(b"hello").unwrap_err().contains("header"));
+        let mut old = bytes.clone();
+        old[..8].copy_from_slice(MAGIC_V1);
+        assert!(Checkpoint::decode(&old)
+            .unwrap_err()
+            .contains("older resweep"));
     }
 }

@@ -8,8 +8,11 @@
 //! <runs>/<sweep>/runs/<run_id>/steps.jsonl  one line per step (append-only)
 //! <runs>/<sweep>/runs/<run_id>/layers.jsonl one line per (probe step, layer)
 //! <runs>/<sweep>/runs/<run_id>/checkpoint.bin  weights, optimizer state, step, file offsets
-//! <runs>/<sweep>/runs/<run_id>/result.json  written last, atomically: the run is complete
+//! <runs>/<sweep>/runs/<run_id>/result.json  written last, atomically, with the seal (length
+//!                                           and SHA-256) of every file above: the run is
+//!                                           complete when its seal verifies
 //! <runs>/<sweep>/runs/<run_id>/failed.json  the reason a run failed (removed on retry)
+//! <runs>/<sweep>/runs/<run_id>/damaged/<n>/ damaged files moved aside before a repair
 //! <runs>/<sweep>/tables/*.parquet, plots/*.png, report.md
 //! <runs>/<sweep>/slurm/*.sbatch, slurm.json, logs/  written by `resweep slurm`
 //! ```
@@ -17,8 +20,10 @@
 pub mod checkpoint;
 pub mod jsonl;
 pub mod run_dir;
+pub mod seal;
 
-pub use run_dir::{RunDir, RunResult, RunStatus};
+pub use run_dir::{RunDir, RunResult, RunStatus, SealedRun};
+pub use seal::Damage;
 
 use std::fs;
 use std::io::Write;

@@ -1,8 +1,15 @@
-//! One run's directory: its files, its status, its lock, and the observer that records a
-//! training run into it.
+//! One run's directory: its files, its status, its lock, its seal, and the moving aside
+//! of damaged files before a repair.
+//!
+//! A run is complete only when `result.json` exists and its [`Seal`] verifies: the
+//! byte length and SHA-256 of every file in [`SEALED_FILES`] and of `result.json`
+//! itself. A partial run is resumable only when its checkpoint's checksum and the
+//! digests it recorded of the metrics it continues verify. Anything else is
+//! [`RunStatus::Damaged`], naming the file and what is wrong.
 
 use super::checkpoint::Checkpoint;
 use super::jsonl;
+use super::seal::{sha256_hex, Damage, FileSeal, Seal};
 use super::{write_atomic, write_json_atomic};
 use crate::config::{RunConfig, SCHEMA_VERSION};
 use crate::experiment::{Fingerprints, LayerRecord, RunMetrics, StepRecord};
@@ -54,6 +61,11 @@ pub struct RunResult {
     pub git_commit: Option<String>,
     /// When the run finished (RFC 3339, UTC).
     pub finished_at: String,
+    /// Lengths and SHA-256 of the files the run's results are read from, and of this
+    /// file; set by [`RunDir::finish`]. `None` only in results written by a resweep
+    /// before seals, which count as damaged (a rerun repairs them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<Seal>,
 }
 
 /// `failed.json`: why a run failed.
@@ -87,6 +99,12 @@ pub enum RunStatus {
         /// Why.
         reason: String,
     },
+    /// A file the run's results or its resume depend on does not verify; `resweep run`
+    /// moves the damaged files aside and trains the run again.
+    Damaged {
+        /// Which file, and what is wrong with it.
+        damage: Damage,
+    },
 }
 
 impl RunStatus {
@@ -98,6 +116,7 @@ impl RunStatus {
             RunStatus::Done { diverged: false } => "done",
             RunStatus::Done { diverged: true } => "diverged",
             RunStatus::Failed { .. } => "failed",
+            RunStatus::Damaged { .. } => "damaged",
         }
     }
 
@@ -107,9 +126,33 @@ impl RunStatus {
         match self {
             RunStatus::Done { .. } => total,
             RunStatus::Partial { step } => *step,
-            RunStatus::Pending | RunStatus::Failed { .. } => 0,
+            RunStatus::Pending | RunStatus::Failed { .. } | RunStatus::Damaged { .. } => 0,
         }
     }
+}
+
+/// The files a finished run's results are read from, sealed in `result.json`: a probe
+/// that writes a file of its own adds its name here.
+pub const SEALED_FILES: [&str; 3] = [CONFIG_FILE, STEPS_FILE, LAYERS_FILE];
+
+const CONFIG_FILE: &str = "config.json";
+const STEPS_FILE: &str = "steps.jsonl";
+const LAYERS_FILE: &str = "layers.jsonl";
+const CHECKPOINT_FILE: &str = "checkpoint.bin";
+const RESULT_FILE: &str = "result.json";
+
+/// Where damaged files are moved, inside the run directory.
+const DAMAGED_DIR: &str = "damaged";
+
+/// A complete run, read from files whose seal verified.
+#[derive(Debug)]
+pub struct SealedRun {
+    /// `result.json`.
+    pub result: RunResult,
+    /// The step records.
+    pub steps: Vec<StepRecord>,
+    /// The layer records.
+    pub layers: Vec<LayerRecord>,
 }
 
 /// The directory of one run.
@@ -136,37 +179,43 @@ impl RunDir {
 
     /// `config.json`.
     pub fn config_file(&self) -> PathBuf {
-        self.dir.join("config.json")
+        self.dir.join(CONFIG_FILE)
     }
     /// `steps.jsonl`.
     pub fn steps_file(&self) -> PathBuf {
-        self.dir.join("steps.jsonl")
+        self.dir.join(STEPS_FILE)
     }
     /// `layers.jsonl`.
     pub fn layers_file(&self) -> PathBuf {
-        self.dir.join("layers.jsonl")
+        self.dir.join(LAYERS_FILE)
     }
     /// `checkpoint.bin`.
     pub fn checkpoint_file(&self) -> PathBuf {
-        self.dir.join("checkpoint.bin")
+        self.dir.join(CHECKPOINT_FILE)
     }
     /// `result.json`.
     pub fn result_file(&self) -> PathBuf {
-        self.dir.join("result.json")
+        self.dir.join(RESULT_FILE)
+    }
+    /// `damaged/`: damaged files moved aside, one subdirectory per repair.
+    pub fn damaged_dir(&self) -> PathBuf {
+        self.dir.join(DAMAGED_DIR)
     }
     /// `failed.json`.
     pub fn failed_file(&self) -> PathBuf {
         self.dir.join("failed.json")
     }
 
-    /// The run's status as its files tell it.
+    /// The run's status as its files tell it: every seal and checksum is verified.
     pub fn status(&self) -> RunStatus {
         if let Some(settled) = self.settled() {
             return settled;
         }
         if self.checkpoint_file().is_file() {
-            let step = self.read_checkpoint().map(|c| c.state.step).unwrap_or(0);
-            return RunStatus::Partial { step };
+            return match self.verified_checkpoint() {
+                Ok(c) => RunStatus::Partial { step: c.state.step },
+                Err(damage) => RunStatus::Damaged { damage },
+            };
         }
         if self.steps_file().is_file() {
             return RunStatus::Partial { step: 0 };
@@ -174,13 +223,17 @@ impl RunDir {
         RunStatus::Pending
     }
 
-    /// The run's status when it is settled ([`RunStatus::Done`] or [`RunStatus::Failed`],
-    /// exactly as [`RunDir::status`] reports them), else `None`. Unlike `status`, it never
-    /// reads the checkpoint.
+    /// The run's status when it is settled ([`RunStatus::Done`] or
+    /// [`RunStatus::Failed`], or [`RunStatus::Damaged`] when `result.json` exists but its
+    /// seal does not verify, exactly as [`RunDir::status`] reports them), else `None`.
+    /// Unlike `status`, it never reads the checkpoint.
     pub fn settled(&self) -> Option<RunStatus> {
-        if let Ok(r) = self.read_result() {
-            return Some(RunStatus::Done {
-                diverged: r.status == "diverged",
+        if self.result_file().is_file() {
+            return Some(match self.check_seal() {
+                Ok(r) => RunStatus::Done {
+                    diverged: r.status == "diverged",
+                },
+                Err(damage) => RunStatus::Damaged { damage },
             });
         }
         if let Ok(text) = fs::read_to_string(self.failed_file()) {
@@ -296,11 +349,214 @@ impl RunDir {
         }
     }
 
-    /// Writes `result.json` (last, atomically) and removes the checkpoint, which a
-    /// complete run no longer needs.
-    pub fn finish(&self, result: &RunResult) -> anyhow::Result<()> {
-        write_json_atomic(&self.result_file(), result)?;
+    /// Seals `result` with the files on disk, writes it as `result.json` (last,
+    /// atomically) and removes the checkpoint, which a complete run no longer needs.
+    /// Returns the sealed result as written.
+    pub fn finish(&self, result: &RunResult) -> anyhow::Result<RunResult> {
+        let mut files = std::collections::BTreeMap::new();
+        for name in SEALED_FILES {
+            let path = self.dir.join(name);
+            let bytes = fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("cannot seal {}: {e}", path.display()))?;
+            files.insert(name.to_string(), FileSeal::of(&bytes));
+        }
+        let mut sealed = result.clone();
+        sealed.seal = Some(Seal {
+            files,
+            result_sha256: String::new(),
+        });
+        let digest = sha256_hex(&result_bytes(&sealed)?);
+        if let Some(seal) = sealed.seal.as_mut() {
+            seal.result_sha256 = digest;
+        }
+        write_atomic(&self.result_file(), &result_bytes(&sealed)?)?;
         let _ = fs::remove_file(self.checkpoint_file());
-        Ok(())
+        Ok(sealed)
     }
+
+    /// Reads `result.json` and verifies the whole seal (every sealed file's length and
+    /// SHA-256, and the result's own digest) without parsing the metrics.
+    pub fn check_seal(&self) -> Result<RunResult, Damage> {
+        let result = self.sealed_result()?;
+        let seal = result.seal.as_ref().expect("sealed_result checks the seal");
+        for name in SEALED_FILES {
+            self.read_sealed_file(seal, name)?;
+        }
+        Ok(result)
+    }
+
+    /// Reads a complete run for aggregation: the result and its records, parsed from the
+    /// very bytes whose seal verified (a run's rows are used whole or not at all).
+    pub fn read_sealed(&self) -> Result<SealedRun, Damage> {
+        let result = self.sealed_result()?;
+        let seal = result.seal.as_ref().expect("sealed_result checks the seal");
+        let config = self.read_sealed_file(seal, CONFIG_FILE)?;
+        let config: RunConfigFile = serde_json::from_slice(&config)
+            .map_err(|e| Damage::new(CONFIG_FILE, format!("unreadable run config ({e})")))?;
+        if config.run_id != result.run_id || config.config != result.config {
+            return Err(Damage::new(
+                CONFIG_FILE,
+                format!("holds another run's configuration ({})", config.run_id),
+            ));
+        }
+        let records = |name: &str| -> Result<Vec<u8>, Damage> { self.read_sealed_file(seal, name) };
+        let steps = jsonl::parse(&records(STEPS_FILE)?, &self.steps_file())
+            .map_err(|e| Damage::new(STEPS_FILE, format!("{e:#}")))?
+            .rows;
+        let layers = jsonl::parse(&records(LAYERS_FILE)?, &self.layers_file())
+            .map_err(|e| Damage::new(LAYERS_FILE, format!("{e:#}")))?
+            .rows;
+        Ok(SealedRun {
+            result,
+            steps,
+            layers,
+        })
+    }
+
+    /// `result.json`, parsed, with a seal whose own digest verifies.
+    fn sealed_result(&self) -> Result<RunResult, Damage> {
+        let bytes = fs::read(self.result_file())
+            .map_err(|e| Damage::new(RESULT_FILE, format!("cannot be read ({e})")))?;
+        let result: RunResult = serde_json::from_slice(&bytes)
+            .map_err(|e| Damage::new(RESULT_FILE, format!("not a run result ({e})")))?;
+        if result.schema_version != SCHEMA_VERSION {
+            return Err(Damage::new(
+                RESULT_FILE,
+                format!(
+                    "schema version {} (this resweep reads {SCHEMA_VERSION})",
+                    result.schema_version
+                ),
+            ));
+        }
+        let Some(seal) = &result.seal else {
+            return Err(Damage::new(
+                RESULT_FILE,
+                "has no seal (written by a resweep before run seals); a rerun repairs it",
+            ));
+        };
+        let mut blank = result.clone();
+        if let Some(s) = blank.seal.as_mut() {
+            s.result_sha256 = String::new();
+        }
+        let rewritten =
+            |r: &RunResult| result_bytes(r).map_err(|e| Damage::new(RESULT_FILE, e.to_string()));
+        if sha256_hex(&rewritten(&blank)?) != seal.result_sha256 || rewritten(&result)? != bytes {
+            return Err(Damage::new(
+                RESULT_FILE,
+                "content changed: it does not match its own seal",
+            ));
+        }
+        if result.run_id != self.run_id() {
+            return Err(Damage::new(
+                RESULT_FILE,
+                format!("holds the result of run {}", result.run_id),
+            ));
+        }
+        Ok(result)
+    }
+
+    /// The bytes of one sealed file, checked against the seal.
+    fn read_sealed_file(&self, seal: &Seal, name: &str) -> Result<Vec<u8>, Damage> {
+        let want = seal
+            .files
+            .get(name)
+            .ok_or_else(|| Damage::new(RESULT_FILE, format!("its seal does not cover {name}")))?;
+        let bytes = fs::read(self.dir.join(name)).map_err(|e| {
+            let what = if e.kind() == std::io::ErrorKind::NotFound {
+                "missing".to_string()
+            } else {
+                format!("cannot be read ({e})")
+            };
+            Damage::new(name, what)
+        })?;
+        want.check(&bytes).map_err(|what| Damage::new(name, what))?;
+        Ok(bytes)
+    }
+
+    /// The checkpoint, verified: its own checksum, its run configuration, and the digests
+    /// it recorded of the metrics it continues.
+    pub fn verified_checkpoint(&self) -> Result<Checkpoint, Damage> {
+        let bytes = fs::read(self.checkpoint_file())
+            .map_err(|e| Damage::new(CHECKPOINT_FILE, format!("cannot be read ({e})")))?;
+        let c = Checkpoint::decode(&bytes).map_err(|e| Damage::new(CHECKPOINT_FILE, e))?;
+        let config = fs::read(self.config_file())
+            .map_err(|e| Damage::new(CONFIG_FILE, format!("cannot be read ({e})")))?;
+        if let Err(e) = serde_json::from_slice::<RunConfigFile>(&config) {
+            return Err(Damage::new(
+                CONFIG_FILE,
+                format!("unreadable run config ({e})"),
+            ));
+        }
+        for (name, len, digest) in [
+            (STEPS_FILE, c.steps_len, &c.steps_sha256),
+            (LAYERS_FILE, c.layers_len, &c.layers_sha256),
+        ] {
+            match jsonl::prefix_digest(&self.dir.join(name), len) {
+                Ok(d) if &d == digest => {}
+                Ok(_) => {
+                    return Err(Damage::new(
+                        name,
+                        format!("content changed: its first {len} bytes differ from what the checkpoint recorded"),
+                    ))
+                }
+                Err(e) => return Err(Damage::new(name, format!("{e:#}"))),
+            }
+        }
+        Ok(c)
+    }
+
+    /// The run's id (its directory's name).
+    fn run_id(&self) -> &str {
+        self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    }
+
+    /// Moves the files of a damaged run aside, into `damaged/<n>/` inside the run
+    /// directory (never deleting anything), with `damage.txt` saying why; the run then
+    /// starts afresh. `config.json` moves only when it is the damaged file (it is
+    /// rewritten from the sweep). Returns the directory the files went to.
+    pub fn set_aside(&self, damage: &Damage) -> anyhow::Result<PathBuf> {
+        let root = self.damaged_dir();
+        fs::create_dir_all(&root)?;
+        let mut n = 1usize;
+        let aside = loop {
+            let candidate = root.join(n.to_string());
+            match fs::create_dir(&candidate) {
+                Ok(()) => break candidate,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "cannot create {}: {e}",
+                        candidate.display()
+                    ))
+                }
+            }
+        };
+        let mut moving = vec![RESULT_FILE, STEPS_FILE, LAYERS_FILE, CHECKPOINT_FILE];
+        if damage.file == CONFIG_FILE {
+            moving.push(CONFIG_FILE);
+        }
+        for name in moving {
+            let from = self.dir.join(name);
+            if from.exists() {
+                fs::rename(&from, aside.join(name))
+                    .map_err(|e| anyhow::anyhow!("cannot move {} aside: {e}", from.display()))?;
+            }
+        }
+        write_atomic(
+            &aside.join("damage.txt"),
+            format!(
+                "{damage}\nmoved aside at {} before the run was trained again\n",
+                now_rfc3339()
+            )
+            .as_bytes(),
+        )?;
+        Ok(aside)
+    }
+}
+
+/// `result.json` as written: pretty JSON and a newline.
+fn result_bytes(r: &RunResult) -> anyhow::Result<Vec<u8>> {
+    let mut text = serde_json::to_vec_pretty(r)?;
+    text.push(b'\n');
+    Ok(text)
 }
