@@ -37,6 +37,9 @@ pub enum Command {
     Slurm(SlurmArgs),
     /// Progress of a sweep across all its shards and processes.
     Status(DirArgs),
+    /// Check a sweep directory like fsck: every run's seal, every checkpoint, and the
+    /// tables against the run directories; exit 0 only when everything verifies.
+    Verify(DirArgs),
 }
 
 /// `resweep slurm`.

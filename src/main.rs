@@ -4,6 +4,7 @@
 use clap::Parser;
 use resweep::cli::{Cli, Command, RunArgs, SweepArgs};
 use resweep::commands::{self, BadInput, Exit};
+use resweep::{errln, output};
 use std::process::ExitCode;
 
 /// mimalloc instead of the system allocator: a training step allocates and frees the same
@@ -55,25 +56,29 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
         Command::Status(a) => commands::slurm::status(a),
+        Command::Verify(a) => commands::verify::run(a),
     };
-    match result {
-        Ok(Exit::Ok) => ExitCode::SUCCESS,
-        Ok(Exit::SomeFailed) => ExitCode::from(1),
-        Ok(Exit::Interrupted) => ExitCode::from(130),
+    let code = match result {
+        Ok(Exit::Ok) => 0,
+        Ok(Exit::SomeFailed) => 1,
+        Ok(Exit::Interrupted) => 130,
+        // The error is standard output's own (closed or full): exit_code reports it.
+        Err(_) if output::stdout_failed() => 1,
         Err(e) => match e.downcast_ref::<BadInput>() {
             Some(bad) => {
                 let text = bad.to_string();
                 if text.starts_with("error") {
-                    eprintln!("{text}");
+                    errln!("{text}");
                 } else {
-                    eprintln!("error: {text}");
+                    errln!("error: {text}");
                 }
-                ExitCode::from(2)
+                2
             }
             None => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
+                errln!("error: {e:#}");
+                1
             }
         },
-    }
+    };
+    output::exit_code(code)
 }

@@ -5,11 +5,14 @@
 //!   tables (`tables/{runs,steps,layers,summary}.parquet`, `summary.csv`, `summary.md`).
 //! - [`summary`]: grouping over seeds and the summary's frame and text.
 //! - [`query`]: SQL over those tables and the output writers.
+//! - [`verify`]: `resweep verify`'s checks: run seals and checkpoints, and the tables
+//!   against the run directories.
 pub mod compare;
 pub mod query;
 pub mod stats;
 pub mod summary;
 pub mod tables;
+pub mod verify;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -171,8 +171,7 @@ pub fn write_output(df: &mut DataFrame, format: Format, out: Option<&Path>) -> a
                 format != Format::Parquet,
                 "parquet is a binary format: give an output file (--out FILE.parquet)"
             );
-            let stdout = io::stdout();
-            let mut w = BufWriter::new(stdout.lock());
+            let mut w = BufWriter::new(crate::output::Stdout);
             let res = write_to(df, format, &mut w).and_then(|()| Ok(w.flush()?));
             match res {
                 Err(e) if is_broken_pipe(&e) => Ok(()),

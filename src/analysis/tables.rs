@@ -3,9 +3,10 @@
 //!
 //! [`collect`] reads the run directories (never the memory of a run that just finished),
 //! so it gives the same tables for a finished, a resumed or a half-done sweep. A run is
-//! in the tables exactly when its `result.json` exists and reads; the runs the frozen
-//! sweep expects but that are not complete are reported as partial, pending, failed or
-//! unreadable, and run directories that the sweep does not expect are ignored (and
+//! in the tables exactly when its `result.json` exists and its seal verifies, and then
+//! whole (its rows are parsed from the bytes that verified); the runs the frozen sweep
+//! expects but that are not complete are reported as partial, pending, failed or
+//! damaged, and run directories that the sweep does not expect are ignored (and
 //! counted).
 //!
 //! Every file is written under a temporary name and renamed into place once all of them
@@ -74,7 +75,7 @@ use rayon::prelude::*;
 use super::summary::{self, Group, SummaryRow};
 use crate::config::{RunConfig, SETTING_NAMES};
 use crate::experiment::{LayerRecord, StepRecord};
-use crate::store::{RunResult, RunStatus, SweepDir};
+use crate::store::{RunResult, RunStatus, SealedRun, SweepDir};
 use crate::sweep::SweepSpec;
 
 /// Adds what was being done to a polars error (polars' prelude has its own `Context`
@@ -113,9 +114,9 @@ pub struct Collected {
     pub pending: Vec<String>,
     /// Last attempt failed: (id, reason), sorted.
     pub failed: Vec<(String, String)>,
-    /// `result.json` present but the run could not be read: (id, error), sorted. Left out
-    /// of every table.
-    pub unreadable: Vec<(String, String)>,
+    /// Runs whose seal or checkpoint does not verify: (id, which file and what is
+    /// wrong), sorted. Left out of every table; `resweep run` repairs them.
+    pub damaged: Vec<(String, String)>,
     /// Run directories on disk that the sweep does not expect (ids, sorted); ignored.
     pub ignored: Vec<String>,
     /// The settings the summary groups by (the sweep's axes without `seed`).
@@ -141,7 +142,7 @@ impl Collected {
     }
 
     /// Runs the sweep expects that are not in the tables (partial, pending, failed,
-    /// unreadable), sorted.
+    /// damaged), sorted.
     pub fn missing(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self
             .partial
@@ -149,7 +150,7 @@ impl Collected {
             .chain(&self.pending)
             .map(String::as_str)
             .chain(self.failed.iter().map(|(id, _)| id.as_str()))
-            .chain(self.unreadable.iter().map(|(id, _)| id.as_str()))
+            .chain(self.damaged.iter().map(|(id, _)| id.as_str()))
             .collect();
         ids.sort_unstable();
         ids
@@ -165,7 +166,7 @@ impl Collected {
             (self.partial.len(), "partial"),
             (self.pending.len(), "pending"),
             (self.failed.len(), "failed"),
-            (self.unreadable.len(), "unreadable"),
+            (self.damaged.len(), "damaged"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -212,6 +213,12 @@ pub fn summary_markdown(c: &Collected) -> String {
 /// the thread count. Step and layer rows are streamed to parquet in row groups of about
 /// a million rows, so memory stays bounded by a row group plus the runs table.
 pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
+    collect_into(dir, &dir.tables())
+}
+
+/// [`collect`], writing the tables into `tables` instead of the sweep's own `tables/`
+/// (`resweep verify` rebuilds them aside to compare).
+pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> {
     let spec = SweepSpec::from_file(&dir.frozen_sweep())
         .with_context(|| format!("cannot read the frozen sweep of {}", dir.root().display()))?;
     let configs = spec
@@ -238,14 +245,14 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
         .filter(|id| !expected.contains(id.as_str()))
         .collect();
 
-    let tables = dir.tables();
-    std::fs::create_dir_all(&tables)
+    std::fs::create_dir_all(tables)
         .with_context(|| format!("cannot create {}", tables.display()))?;
-    let mut steps_out = StagedParquet::create(&table_path(dir, "steps"), &steps_schema())?;
-    let mut layers_out = StagedParquet::create(&table_path(dir, "layers"), &layers_schema())?;
+    let path = |name: &str| tables.join(format!("{name}.parquet"));
+    let mut steps_out = StagedParquet::create(&path("steps"), &steps_schema())?;
+    let mut layers_out = StagedParquet::create(&path("layers"), &layers_schema())?;
 
     let mut results: Vec<RunResult> = Vec::new();
-    let (mut partial, mut pending, mut failed, mut unreadable) =
+    let (mut partial, mut pending, mut failed, mut damaged) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut steps_buf = StepColumns::default();
     let mut layers_buf = LayerColumns::default();
@@ -264,7 +271,7 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
         for (id, l) in batch.iter().zip(loaded) {
             match l {
                 Loaded::Complete(run) => {
-                    let RunData {
+                    let SealedRun {
                         result,
                         steps,
                         layers,
@@ -279,8 +286,10 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
                 Loaded::Incomplete(RunStatus::Failed { reason }) => {
                     failed.push((id.clone(), reason))
                 }
+                Loaded::Incomplete(RunStatus::Damaged { damage }) => {
+                    damaged.push((id.clone(), damage.to_string()))
+                }
                 Loaded::Incomplete(_) => pending.push(id.clone()),
-                Loaded::Unreadable(e) => unreadable.push((id.clone(), e)),
             }
         }
         if steps_buf.len() >= ROW_GROUP_ROWS {
@@ -315,7 +324,7 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
         partial,
         pending,
         failed,
-        unreadable,
+        damaged,
         ignored,
         group_by,
         runs: DataFrame::empty(),
@@ -327,8 +336,8 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
     };
 
     // Stage every file, then rename them all into place.
-    let runs_out = StagedParquet::write_frame(&table_path(dir, "runs"), &mut runs)?;
-    let summary_out = StagedParquet::write_frame(&table_path(dir, "summary"), &mut summary_df)?;
+    let runs_out = StagedParquet::write_frame(&path("runs"), &mut runs)?;
+    let summary_out = StagedParquet::write_frame(&path("summary"), &mut summary_df)?;
     let csv_out = Staged::create(&tables.join("summary.csv"))?;
     {
         let mut w = csv_out.writer()?;
@@ -359,17 +368,11 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
     Ok(collected)
 }
 
-/// A complete run read from disk.
-struct RunData {
-    result: RunResult,
-    steps: Vec<StepRecord>,
-    layers: Vec<LayerRecord>,
-}
-
+/// A run as aggregation sees it: complete (its seal verified, rows parsed from the very
+/// bytes that verified), or not in the tables for the reason its status gives.
 enum Loaded {
-    Complete(Box<RunData>),
+    Complete(Box<SealedRun>),
     Incomplete(RunStatus),
-    Unreadable(String),
 }
 
 fn load_run(dir: &SweepDir, id: &str) -> Loaded {
@@ -377,24 +380,9 @@ fn load_run(dir: &SweepDir, id: &str) -> Loaded {
     if !rd.result_file().is_file() {
         return Loaded::Incomplete(rd.status());
     }
-    let read = || -> anyhow::Result<RunData> {
-        let result = rd.read_result()?;
-        anyhow::ensure!(
-            result.run_id == id,
-            "{}: result of run {}, not of {id}",
-            rd.result_file().display(),
-            result.run_id
-        );
-        let (steps, layers) = rd.read_records()?;
-        Ok(RunData {
-            result,
-            steps,
-            layers,
-        })
-    };
-    match read() {
-        Ok(d) => Loaded::Complete(Box::new(d)),
-        Err(e) => Loaded::Unreadable(format!("{e:#}")),
+    match rd.read_sealed() {
+        Ok(run) => Loaded::Complete(Box::new(run)),
+        Err(damage) => Loaded::Incomplete(RunStatus::Damaged { damage }),
     }
 }
 

@@ -32,12 +32,12 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
 /// Collects the tables and prints what was found and the summary over seeds.
 pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
     let (c, built) = collect_and_report(dir, |c| {
-        println!("\n{}", analysis::summary_table(c));
-        println!("{}", c.status_line());
+        crate::outln!("\n{}", analysis::summary_table(c));
+        crate::outln!("{}", c.status_line());
         let missing = c.missing();
         if !missing.is_empty() {
             let shown: Vec<&str> = missing.iter().take(10).copied().collect();
-            println!(
+            crate::outln!(
                 "not in the tables yet: {}{}",
                 shown.join(", "),
                 if missing.len() > 10 {
@@ -47,14 +47,43 @@ pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> 
                 }
             );
         }
-        println!("tables: {}", dir.tables().display());
+        crate::outln!("tables: {}", dir.tables().display());
+        report_damaged(c);
     })?;
-    println!(
+    crate::outln!(
         "report: {} ({} figures)",
         built.report.display(),
         built.figures.len()
     );
     Ok(c)
+}
+
+/// Lists the damaged runs left out of the tables (on standard error, so that scripts
+/// reading the summary see it too), with the command that repairs them.
+fn report_damaged(c: &tables::Collected) {
+    if c.damaged.is_empty() {
+        return;
+    }
+    crate::errln!(
+        "error: {} damaged run{} left out of the tables:",
+        c.damaged.len(),
+        if c.damaged.len() == 1 { "" } else { "s" }
+    );
+    for (id, damage) in &c.damaged {
+        crate::errln!("  {id}: {damage}");
+    }
+    crate::errln!(
+        "  help: `resweep run` on this sweep moves the damaged files aside (inside each run directory) and trains those runs again; `resweep verify` checks everything"
+    );
+}
+
+/// Exit code 1 when damaged runs were left out of the tables, so that scripts notice.
+fn exit_for(c: &tables::Collected) -> Exit {
+    if c.damaged.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::SomeFailed
+    }
 }
 
 /// Collects the tables, runs `show` on them, then draws the figures and writes report.md,
@@ -91,20 +120,20 @@ fn write_report(
 /// Runs `resweep report`.
 pub fn report(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
-    let (c, built) = collect_and_report(&dir, |_| {})?;
-    println!("{}", c.status_line());
+    let (c, built) = collect_and_report(&dir, report_damaged)?;
+    crate::outln!("{}", c.status_line());
     for f in &built.figures {
-        println!("figure: {}", f.display());
+        crate::outln!("figure: {}", f.display());
     }
-    println!("report: {}", built.report.display());
-    Ok(Exit::Ok)
+    crate::outln!("report: {}", built.report.display());
+    Ok(exit_for(&c))
 }
 
 /// Runs `resweep aggregate`.
 pub fn aggregate(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = resolve(a.dir.as_deref(), &a.runs_dir)?;
-    aggregate_and_print(&dir)?;
-    Ok(Exit::Ok)
+    let c = aggregate_and_print(&dir)?;
+    Ok(exit_for(&c))
 }
 
 /// Runs `resweep query`.
@@ -172,8 +201,8 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
     };
     let c = comparison(&dir, &spec)?;
     write_comparison(&dir, &c)?;
-    print!("{}", compare::render_text(&c));
-    println!(
+    crate::out!("{}", compare::render_text(&c));
+    crate::outln!(
         "\nwritten: {}",
         dir.tables().join("compare.parquet").display()
     );

@@ -29,10 +29,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
     };
     let rows = bench::run(&spec)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Exit::Ok);
     }
-    println!(
+    crate::outln!(
         "training step, depth {} width {}, one thread, median of {} x {} steps{}",
         a.depth,
         a.width,
@@ -48,7 +48,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
             String::new()
         }
     );
-    println!(
+    crate::outln!(
         "{:>6}  {:>10}  {:>12}  {:>8}  {:>9}  {:>8}  {:>13}  {:>12}  {:>12}",
         "batch",
         "runs/graph",
@@ -64,7 +64,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
         let autograd = r
             .autograd_us_per_step
             .map_or("-".to_string(), |v| format!("{v:.0}"));
-        println!(
+        crate::outln!(
             "{:>6}  {:>10}  {:>12.0}  {:>8.1}  {:>9.0}  {:>8.2}  {:>13.0}  {:>12.2}  {:>12}",
             r.batch,
             r.vectorize,

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod run;
 pub mod slurm;
 pub mod train;
+pub mod verify;
 
 use std::fmt;
 

@@ -141,32 +141,33 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
         row.push(match &status {
             RunStatus::Partial { step } => format!("partial ({step}/{})", cfg.steps),
             RunStatus::Failed { reason } => format!("failed: {reason}"),
+            RunStatus::Damaged { damage } => format!("damaged: {damage}"),
             s => s.word().to_string(),
         });
         rows.push(row);
     }
-    print!("{}", crate::table::aligned(&header, &rows));
+    crate::out!("{}", crate::table::aligned(&header, &rows));
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-    println!(
+    crate::outln!(
         "\nsweep `{}` ({}): {} runs: {}",
         l.spec.name,
         l.spec.origin,
         l.runs.len(),
         summary.join(", ")
     );
-    println!(
+    crate::outln!(
         "work left: {steps_left} training steps, about {:.1} GFLOP of matrix products (roughly {:.0} s on one core)",
         work_flops / 1e9,
         work_flops / ASSUMED_FLOPS_PER_S
     );
     if !l.dropped.is_empty() {
-        println!(
+        crate::outln!(
             "{} run directories on disk are not in this sweep any more (left untouched): {}",
             l.dropped.len(),
             l.dropped.join(", ")
         );
     }
-    println!("outputs: {}", l.dir.root().display());
+    crate::outln!("outputs: {}", l.dir.root().display());
     Ok(Exit::Ok)
 }
 
@@ -199,7 +200,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     // Everything checked: from here on the sweep directory is written.
     l.prepare_dir()?;
     if !l.dropped.is_empty() {
-        eprintln!(
+        crate::errln!(
             "note: {} run directories on disk are no longer in the sweep; they are left untouched",
             l.dropped.len()
         );
@@ -229,14 +230,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let shard_text = args
         .shard
         .map_or(String::new(), |s| format!(" (shard {s})"));
-    println!(
-        "sweep `{}`{shard_text}: {} runs: {} completed, {} diverged, {} failed, {} already done{}{} in {:.1} s with {} jobs{}",
+    crate::outln!(
+        "sweep `{}`{shard_text}: {} runs: {} completed, {} diverged, {} failed, {} already done{}{}{} in {:.1} s with {} jobs{}",
         l.spec.name,
         s.total,
         s.completed,
         s.diverged,
         s.failed,
         s.already_done,
+        if s.repaired > 0 { format!(", {} repaired (damaged, trained again)", s.repaired) } else { String::new() },
         if s.skipped_failed > 0 { format!(", {} failed before (skipped; --retry-failed reruns them)", s.skipped_failed) } else { String::new() },
         if s.skipped_locked > 0 { format!(", {} busy in another process", s.skipped_locked) } else { String::new() },
         s.wall.as_secs_f64(),
@@ -252,24 +254,27 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     );
     // Tables are rebuilt from disk after every run, finished or not; a shard leaves that
     // to the job that runs after all shards.
+    let mut damaged_left = false;
     if args.shard.is_none() {
-        super::analysis::aggregate_and_print(&l.dir)?;
+        damaged_left = !super::analysis::aggregate_and_print(&l.dir)?
+            .damaged
+            .is_empty();
     } else {
-        println!(
+        crate::outln!(
             "tables: run `resweep aggregate {}` once every shard is done",
             l.dir.root().display()
         );
     }
-    println!("outputs: {}", l.dir.root().display());
+    crate::outln!("outputs: {}", l.dir.root().display());
     if cancel.load(Ordering::Relaxed) {
         let done = s.already_done + done_now;
-        eprintln!(
+        crate::errln!(
             "interrupted: {done} done, {} pending — rerun the same command to resume",
             s.total - done
         );
         return Ok(Exit::Interrupted);
     }
-    if s.failed > 0 || s.skipped_failed > 0 {
+    if s.failed > 0 || s.skipped_failed > 0 || damaged_left {
         return Ok(Exit::SomeFailed);
     }
     Ok(Exit::Ok)
@@ -282,7 +287,7 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
     ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            eprintln!("\ninterrupt: finishing checkpoints of running runs (press Ctrl-C again to exit at once)");
+            crate::errln!("\ninterrupt: finishing checkpoints of running runs (press Ctrl-C again to exit at once)");
         } else {
             std::process::exit(130);
         }

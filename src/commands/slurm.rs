@@ -159,13 +159,13 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
     )?;
     let shards = shard::assign(&l.runs, a.tasks);
     let biggest = shard_sizes(&shards, a.tasks).into_iter().max().unwrap_or(0);
-    println!(
+    crate::outln!(
         "sweep `{}`: {} runs in {} shards (at most {biggest} runs per task)",
         l.spec.name,
         l.runs.len(),
         a.tasks
     );
-    println!(
+    crate::outln!(
         "wrote {}\n      {}",
         array_path.display(),
         aggregate_path.display()
@@ -174,15 +174,17 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
         let array_id = sbatch(&["--parsable", &array_path.display().to_string()])?;
         let dep = format!("--dependency=afterany:{array_id}");
         let agg_id = sbatch(&["--parsable", &dep, &aggregate_path.display().to_string()])?;
-        println!("submitted: array job {array_id}, aggregation job {agg_id} (after the array)");
-        println!("progress: resweep status {}", sweep_dir.root().display());
+        crate::outln!(
+            "submitted: array job {array_id}, aggregation job {agg_id} (after the array)"
+        );
+        crate::outln!("progress: resweep status {}", sweep_dir.root().display());
     } else {
-        println!("submit with:");
-        println!(
+        crate::outln!("submit with:");
+        crate::outln!(
             "  array=$(sbatch --parsable {})",
             sh_quote(&array_path.display().to_string())
         );
-        println!(
+        crate::outln!(
             "  sbatch --dependency=afterany:$array {}",
             sh_quote(&aggregate_path.display().to_string())
         );
@@ -200,10 +202,10 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
         .and_then(|t| serde_json::from_str(&t).ok());
     let tasks = plan.as_ref().map_or(1, |p| p.tasks);
     let shard_of = shard::assign(&runs, tasks);
-    // runs, done, diverged, partial, pending, failed
-    let mut rows: Vec<[usize; 6]> = shard_sizes(&shard_of, tasks)
+    // runs, done, diverged, partial, pending, failed, damaged
+    let mut rows: Vec<[usize; 7]> = shard_sizes(&shard_of, tasks)
         .into_iter()
-        .map(|runs| [runs, 0, 0, 0, 0, 0])
+        .map(|runs| [runs, 0, 0, 0, 0, 0, 0])
         .collect();
     let (mut steps_done, mut steps_total) = (0usize, 0usize);
     let mut failures = Vec::new();
@@ -218,12 +220,16 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
             RunStatus::Pending => row[4] += 1,
             RunStatus::Failed { reason } => {
                 row[5] += 1;
-                failures.push(format!("{}: {reason}", cfg.run_id()));
+                failures.push(format!("failed: {}: {reason}", cfg.run_id()));
+            }
+            RunStatus::Damaged { damage } => {
+                row[6] += 1;
+                failures.push(format!("damaged: {}: {damage}", cfg.run_id()));
             }
         }
     }
     let header: Vec<String> = [
-        "shard", "runs", "done", "diverged", "partial", "pending", "failed",
+        "shard", "runs", "done", "diverged", "partial", "pending", "failed", "damaged",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -243,22 +249,25 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
         .collect();
     if tasks > 1 {
         let mut total = vec!["total".to_string()];
-        total.extend((0..6).map(|c| rows.iter().map(|r| r[c]).sum::<usize>().to_string()));
+        total.extend((0..7).map(|c| rows.iter().map(|r| r[c]).sum::<usize>().to_string()));
         table.push(total);
     }
-    print!("{}", crate::table::aligned(&header, &table));
+    crate::out!("{}", crate::table::aligned(&header, &table));
     let complete: usize = rows.iter().map(|r| r[1] + r[2]).sum();
-    println!(
+    crate::outln!(
         "\nsweep `{}`: {complete} of {} runs complete, {:.1}% of training steps done",
         spec.name,
         runs.len(),
         100.0 * steps_done as f64 / steps_total.max(1) as f64
     );
     for f in failures.iter().take(10) {
-        println!("failed: {f}");
+        crate::outln!("{f}");
+    }
+    if failures.len() > 10 {
+        crate::outln!("... and {} more", failures.len() - 10);
     }
     if let Some(logs) = plan.map(|_| dir.slurm_logs()) {
-        println!("task logs: {}", logs.display());
+        crate::outln!("task logs: {}", logs.display());
     }
     Ok(Exit::Ok)
 }

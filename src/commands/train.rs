@@ -111,14 +111,14 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
             steps: &steps,
             layers: &layers,
         };
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&record)?);
     } else {
-        print!(
+        crate::out!(
             "{}",
             human_summary(&cfg, &metrics, &fingerprints, status, wall, steps.len())
         );
         if let Some(out) = &a.out {
-            println!("  written to {}", out.display());
+            crate::outln!("  written to {}", out.display());
         }
     }
     Ok(Exit::Ok)

@@ -163,7 +163,7 @@ fn plain(rx: Receiver<Event>, progress_lines: bool) {
             String::new()
         };
         let workers: Vec<&str> = busy.values().map(String::as_str).collect();
-        eprintln!(
+        crate::errln!(
             "[{done}/{pending} runs, {failed} failed, {elapsed:.0} s elapsed{eta}] {}",
             workers.join(" | ")
         );
@@ -177,7 +177,7 @@ fn plain(rx: Receiver<Event>, progress_lines: bool) {
             } => {
                 pending = p;
                 if progress_lines {
-                    eprintln!("{total} runs: {d} already done, {p} to run");
+                    crate::errln!("{total} runs: {d} already done, {p} to run");
                 }
             }
             Event::Started {
@@ -207,7 +207,7 @@ fn plain(rx: Receiver<Event>, progress_lines: bool) {
             } => {
                 busy.remove(&worker);
                 if let Some(text) = outcome_text(&run_id, &outcome) {
-                    eprintln!("{text}");
+                    crate::errln!("{text}");
                 }
                 if outcome != RunOutcome::Interrupted {
                     done += 1;
@@ -221,9 +221,9 @@ fn plain(rx: Receiver<Event>, progress_lines: bool) {
                 busy.remove(&worker);
                 failed += 1;
                 done += 1;
-                eprintln!("{run_id}: FAILED: {reason}");
+                crate::errln!("{run_id}: FAILED: {reason}");
             }
-            Event::Warning(text) => eprintln!("warning: {text}"),
+            Event::Warning(text) => crate::errln!("warning: {text}"),
         }
         if progress_lines && last_line.elapsed() >= PLAIN_EVERY {
             last_line = Instant::now();

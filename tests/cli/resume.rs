@@ -137,8 +137,15 @@ fn a_damaged_checkpoint_is_reported_and_the_run_restarts_cleanly() {
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
     assert!(
-        err.contains("checksum mismatch") && err.contains("restarting the run from step 0"),
+        err.contains("checksum mismatch") && err.contains("trains again from step 0"),
         "{err}"
     );
+    // The damaged checkpoints were moved aside, not deleted.
+    let kept = std::fs::read_dir(sweep_dir.join("runs"))
+        .unwrap()
+        .flatten()
+        .filter(|run| run.path().join("damaged/1/checkpoint.bin").is_file())
+        .count();
+    assert_eq!(kept, damaged, "{err}");
     assert_eq!(run_files(&sweep_dir), want);
 }

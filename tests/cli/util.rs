@@ -81,7 +81,7 @@ pub fn run_files(sweep_dir: &Path) -> BTreeMap<String, Vec<u8>> {
         for f in std::fs::read_dir(&run).unwrap() {
             let f = f.unwrap().path();
             let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with('.') || name == "result.json" {
+            if name.starts_with('.') || name == "result.json" || f.is_dir() {
                 continue;
             }
             let key = format!("{}/{name}", run.file_name().unwrap().to_string_lossy());
@@ -110,6 +110,11 @@ pub fn results(sweep_dir: &Path) -> BTreeMap<String, serde_json::Value> {
         let obj = v.as_object_mut().unwrap();
         for k in ["wall_time_s", "steps_per_s", "finished_at", "resumed"] {
             obj.remove(k);
+        }
+        // The seal's digest of result.json covers the timing fields too; the seals of
+        // the metrics files stay.
+        if let Some(seal) = obj.get_mut("seal").and_then(|s| s.as_object_mut()) {
+            seal.remove("result_sha256");
         }
     }
     out
@@ -190,4 +195,18 @@ pub fn signal(child: &Child, sig: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Copies a directory tree (files and directories only).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
 }
