@@ -7,6 +7,7 @@
 
 pub mod batched;
 pub mod bench;
+pub mod jacobian;
 pub mod kernels;
 pub mod metrics;
 pub mod model;
