@@ -8,6 +8,7 @@
 //! | init of layer `l` | `("init", seed, l)`      | seed, layer, width    |
 //! | batch of step `t` | `("data", seed, t)`      | seed, step, batch, width |
 //! | eval batch        | `("eval", seed, 0)`      | seed, eval size, width |
+//! | blocks lesioned together, `k` of them | `("lesion", seed, k)` | seed, k, depth |
 //!
 //! So a PlainMLP and a ResMLP of one seed start from the same standard-normal draws and
 //! see the same batches; a depth-10 net shares its first 10 layers with the depth-20 net
@@ -28,6 +29,8 @@ pub enum Purpose {
     Data,
     /// The held-out eval batch.
     Eval,
+    /// Which blocks a `k`-block lesion removes.
+    Lesion,
 }
 
 impl Purpose {
@@ -36,6 +39,7 @@ impl Purpose {
             Purpose::Init => b"init",
             Purpose::Data => b"data",
             Purpose::Eval => b"eval",
+            Purpose::Lesion => b"lesion",
         }
     }
 }
@@ -54,6 +58,23 @@ pub fn stream(purpose: Purpose, seed: u64, index: u64) -> ChaCha8Rng {
 pub fn init_normals(seed: u64, layer: usize, n: usize) -> Vec<f32> {
     let mut rng = stream(Purpose::Init, seed, layer as u64);
     (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+/// `k` distinct blocks out of `0..depth`, in increasing order: the blocks that the
+/// `k`-block lesion of a run of this seed removes (a partial Fisher-Yates shuffle of the
+/// `("lesion", seed, k)` stream; the same for both arms of a seed).
+pub fn lesion_blocks(seed: u64, k: usize, depth: usize) -> Vec<usize> {
+    use rand::Rng;
+    assert!(k <= depth, "cannot remove {k} of {depth} blocks");
+    let mut rng = stream(Purpose::Lesion, seed, k as u64);
+    let mut blocks: Vec<usize> = (0..depth).collect();
+    for i in 0..k {
+        let j = rng.random_range(i..depth);
+        blocks.swap(i, j);
+    }
+    let mut chosen = blocks[..k].to_vec();
+    chosen.sort_unstable();
+    chosen
 }
 
 /// `rows x width` samples of `U(-1, 1)` from the given stream, row-major.
