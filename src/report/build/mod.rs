@@ -1,24 +1,23 @@
 //! Assembles a sweep's figures and `report.md`.
 //!
-//! Where the numbers come from: the runs table is the frame that `collect` wrote to
-//! `tables/runs.parquet` (handed over as [`Collected::runs`]: the same rows, not read back
-//! from disk), the steps and layers tables are read back from `tables/`, the settings
-//! from the frozen `sweep.toml`, and the fairness comparison is computed from the runs
-//! table. Nothing comes from the memory of a run. The dashed theory curves and the
-//! "mean-field prediction" numbers are computed by [`super::theory`], not read.
+//! Where the numbers come from: the runs table is the frame that `collect` built from the
+//! runs' files and wrote to `tables/runs.parquet` (handed over as [`Collected::runs`]: the
+//! same rows, not read back from disk); the steps and layers tables are read back from
+//! `tables/`; the settings come from the frozen `sweep.toml`; the fairness comparison is
+//! computed from the runs table. Nothing comes from the memory of a run. The dashed theory
+//! curves and the "mean-field prediction" numbers are computed by [`super::theory`].
 //!
-//! The runs are grouped into [`data::Line`]s, by the sweep's axes without `seed` (one
-//! line = one line or band of the figures and one row of the results table, aggregated
-//! over seeds), drawn by [`super::plots`] and explained in markdown with numbers computed
-//! from the same data. Figures adapt to the axes: paired seeds and gradient-flow pairs
-//! need a `residual` axis, the depth figure a `depth` axis; a figure that does not apply
-//! is not linked and the report says why.
+//! The runs are grouped by the sweep's axes without `seed` into lines (`data::Line`: one
+//! line or band of the figures and one row of the results table, aggregated over seeds),
+//! drawn by [`super::plots`] and explained in markdown with numbers computed from the same
+//! data. Figures adapt to the axes: paired seeds and gradient-flow pairs need a `residual`
+//! axis, the depth figure a `depth` axis; a figure that does not apply is not linked and
+//! the report says why.
 //!
-//! The report is a sequence of sections, in the order [`build`] calls them:
-//! [`sections::setup`], [`sections::fairness`], [`sections::results`], the figures
-//! ([`figures::write`], one function per figure with its reading) and
-//! [`sections::reproducibility`]. A figure is drawn and linked by [`Report::figure`],
-//! so each figure's file name is written once.
+//! The report is a sequence of sections, in the order [`build`] calls them: in
+//! `sections.rs` `setup`, `fairness` and `results`; then `figures::write` (`figures.rs`,
+//! one function per figure with its reading); then `sections::reproducibility`. A figure
+//! is drawn and linked by `Report::figure`, so each figure's file name is written once.
 
 mod data;
 mod figures;
