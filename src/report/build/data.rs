@@ -1,0 +1,394 @@
+//! The report's view of the tables: reading parquet columns, the [`Line`]s the runs are
+//! grouped into (one line or band of the figures, one row of the results table), and the
+//! aggregation over seeds that turns a table's rows into [`Band`]s.
+
+use crate::analysis::compare::cell;
+use crate::analysis::tables::table_path;
+use crate::report::plots::Band;
+use crate::store::SweepDir;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+
+/// One line of the figures and one row of the results table: the runs that share every
+/// axis value but the seed.
+///
+/// The same grouping key as the summary's groups (`crate::analysis::summary`, the sweep's
+/// axes without `seed`), but read from the rows of the runs table and carrying what the
+/// figures need: labels, the arm, the settings the theory curves use, and the other axis
+/// values that pair a PlainMLP line with its ResMLP line.
+#[derive(Clone, Debug)]
+pub(super) struct Line {
+    /// "`arm`, a=1, b=2": the legend label and the results-table row name.
+    pub(super) label: String,
+    /// `label` without the depth: one line of the depth figure.
+    pub(super) depthless_label: String,
+    /// ResMLP (`true`) or PlainMLP.
+    pub(super) residual: bool,
+    /// Number of layers (0 when the runs table does not say).
+    pub(super) depth: usize,
+    /// Numeric init scale (NaN when the runs table does not say).
+    pub(super) init_scale: f64,
+    /// Batch size (0 when the runs table does not say).
+    pub(super) batch_size: usize,
+    /// Axis values other than `residual`, `depth` and `seed` (for pairing figures).
+    pub(super) others: Vec<(String, String)>,
+    /// Ids of the line's runs.
+    pub(super) runs: Vec<String>,
+    /// Row of each run in the runs table.
+    pub(super) rows: Vec<usize>,
+    /// Runs of the line that diverged.
+    pub(super) diverged: usize,
+}
+
+impl Line {
+    /// The arm's name: "ResMLP" or "PlainMLP".
+    pub(super) fn arm(&self) -> &'static str {
+        arm_name(self.residual)
+    }
+
+    /// This line's values of a runs-table column (NaN where the column has no row).
+    pub(super) fn values(&self, column: &[f64]) -> Vec<f64> {
+        self.rows
+            .iter()
+            .map(|&i| column.get(i).copied().unwrap_or(f64::NAN))
+            .collect()
+    }
+}
+
+fn arm_name(residual: bool) -> &'static str {
+    if residual {
+        "ResMLP"
+    } else {
+        "PlainMLP"
+    }
+}
+
+/// "`arm`, a=1, b=2", or the arm alone when there are no other axis values.
+fn arm_label(arm: &str, parts: &[String]) -> String {
+    if parts.is_empty() {
+        arm.to_string()
+    } else {
+        format!("{arm}, {}", parts.join(", "))
+    }
+}
+
+/// A polars result as an anyhow one, saying what was being done.
+pub(super) fn pl<T>(r: PolarsResult<T>, what: &str) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{what}: {e}"))
+}
+
+/// A lazy scan of `tables/<table>.parquet`.
+pub(super) fn scan(dir: &SweepDir, table: &str) -> anyhow::Result<LazyFrame> {
+    let path = table_path(dir, table);
+    let p = pl(PlRefPath::try_from_path(&path), "table path")?;
+    pl(
+        LazyFrame::scan_parquet(p, ScanArgsParquet::default()),
+        &format!("reading {}", path.display()),
+    )
+}
+
+/// A column as f64 (nulls as NaN).
+pub(super) fn f64s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<f64>> {
+    let c = pl(df.column(name), name)?;
+    let c = pl(c.cast(&DataType::Float64), name)?;
+    Ok(pl(c.f64(), name)?
+        .iter()
+        .map(|v| v.unwrap_or(f64::NAN))
+        .collect())
+}
+
+/// A column as u32 (nulls as 0).
+pub(super) fn u32s(df: &DataFrame, name: &str) -> anyhow::Result<Vec<u32>> {
+    let c = pl(df.column(name), name)?;
+    let c = pl(c.cast(&DataType::UInt32), name)?;
+    Ok(pl(c.u32(), name)?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+/// Groups the complete runs by every axis but `seed` into [`Line`]s, in a stable order.
+pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Line>> {
+    let col = |n: &str| pl(runs.column(n), n);
+    let (ids, residual, depth, scale, batch, status) = (
+        col("run_id")?,
+        col("residual")?,
+        col("depth")?,
+        col("init_scale")?,
+        col("batch_size")?,
+        col("status")?,
+    );
+    let group_axes: Vec<&String> = axes.iter().filter(|a| a.as_str() != "seed").collect();
+    let mut by_key: BTreeMap<Vec<String>, Line> = BTreeMap::new();
+    for i in 0..runs.height() {
+        let res = cell(residual, i)? == "true";
+        let mut key = Vec::new();
+        let mut parts = Vec::new();
+        let mut others = Vec::new();
+        for a in &group_axes {
+            let source = if a.as_str() == "init_scale" {
+                "init_scale_expr"
+            } else {
+                a.as_str()
+            };
+            let v = cell(col(source)?, i)?;
+            key.push(format!("{a}={v}"));
+            if a.as_str() != "residual" {
+                parts.push(format!("{a}={v}"));
+                if a.as_str() != "depth" {
+                    others.push((a.to_string(), v));
+                }
+            }
+        }
+        let arm = arm_name(res);
+        let g = by_key.entry(key).or_insert_with(|| Line {
+            label: arm_label(arm, &parts),
+            depthless_label: arm_label(
+                arm,
+                &others
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>(),
+            ),
+            residual: res,
+            depth: cell(depth, i)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            init_scale: cell(scale, i)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN),
+            batch_size: cell(batch, i)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            others,
+            runs: Vec::new(),
+            rows: Vec::new(),
+            diverged: 0,
+        });
+        g.runs.push(cell(ids, i)?);
+        g.rows.push(i);
+        if cell(status, i)? == "diverged" {
+            g.diverged += 1;
+        }
+    }
+    let mut out: Vec<Line> = by_key.into_values().collect();
+    out.sort_by(|a, b| (&a.others, a.depth, a.residual).cmp(&(&b.others, b.depth, b.residual)));
+    Ok(out)
+}
+
+/// A frame mapping run_id to its line index (column `group`), for joins.
+pub(super) fn line_frame(lines: &[Line]) -> anyhow::Result<DataFrame> {
+    let mut ids = Vec::new();
+    let mut idx = Vec::new();
+    for (g, line) in lines.iter().enumerate() {
+        for r in &line.runs {
+            ids.push(r.clone());
+            idx.push(g as u32);
+        }
+    }
+    let n = ids.len();
+    pl(
+        DataFrame::new(
+            n,
+            vec![
+                Column::new("run_id".into(), ids),
+                Column::new("group".into(), idx),
+            ],
+        ),
+        "group frame",
+    )
+}
+
+/// The rows of `lf` (rows with run_id) that belong to a line, with their `group` column
+/// (the line's index; see [`line_frame`]).
+pub(super) fn with_groups(
+    lf: LazyFrame,
+    labels: &DataFrame,
+    what: &str,
+) -> anyhow::Result<DataFrame> {
+    pl(
+        lf.join(
+            labels.clone().lazy(),
+            [col("run_id")],
+            [col("run_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .collect(),
+        what,
+    )
+}
+
+/// Mean and std over seeds of `value` per line and `x`, from `grouped` (rows with their
+/// `group`, see [`with_groups`]).
+pub(super) fn bands_by(
+    grouped: &DataFrame,
+    x: &str,
+    value: &str,
+    lines: &[Line],
+) -> anyhow::Result<Vec<Band>> {
+    let df = pl(
+        grouped
+            .clone()
+            .lazy()
+            .filter(col(value).is_not_null())
+            .group_by([col("group"), col(x)])
+            .agg([
+                col(value).mean().alias("mean"),
+                col(value).std(1).alias("std"),
+                col(value).count().alias("n"),
+            ])
+            .sort(
+                [PlSmallStr::from("group"), PlSmallStr::from(x)],
+                SortMultipleOptions::default(),
+            )
+            .collect(),
+        "aggregating over seeds",
+    )?;
+    let (g, xs, mean, std, n) = (
+        u32s(&df, "group")?,
+        f64s(&df, x)?,
+        f64s(&df, "mean")?,
+        f64s(&df, "std")?,
+        u32s(&df, "n")?,
+    );
+    let mut bands: Vec<Band> = lines
+        .iter()
+        .map(|line| Band {
+            label: line.label.clone(),
+            n: line.runs.len(),
+            ..Band::default()
+        })
+        .collect();
+    for i in 0..df.height() {
+        let b = &mut bands[g[i] as usize];
+        b.xs.push(xs[i]);
+        b.mean.push(mean[i]);
+        b.std.push(if n[i] > 1 { std[i] } else { 0.0 });
+    }
+    Ok(bands)
+}
+
+/// The layer rows of the lines' runs (see [`with_groups`]), read once.
+pub(super) struct LayerFrames {
+    /// Every probe.
+    pub(super) all: DataFrame,
+    /// Step 0.
+    pub(super) init: DataFrame,
+    /// Each run's last probe.
+    pub(super) last: DataFrame,
+}
+
+/// Reads the layers table once and keeps the rows each figure needs (see [`LayerFrames`]).
+pub(super) fn layer_frames(dir: &SweepDir, labels: &DataFrame) -> anyhow::Result<LayerFrames> {
+    let layers = pl(scan(dir, "layers")?.collect(), "reading the layers table")?.lazy();
+    let init = layers.clone().filter(col("step").eq(lit(0i64)));
+    let last_step = pl(col("step").max().over([col("run_id")]), "last probe step")?;
+    let last = layers.clone().filter(col("step").eq(last_step));
+    Ok(LayerFrames {
+        all: with_groups(layers, labels, "layer rows")?,
+        init: with_groups(init, labels, "layer rows at step 0")?,
+        last: with_groups(last, labels, "layer rows at the last probe")?,
+    })
+}
+
+/// The distinct non-null values of a column as text, sorted (empty when there is no such
+/// column).
+pub(super) fn distinct(df: &DataFrame, name: &str) -> Vec<String> {
+    let Ok(c) = df.column(name) else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = (0..df.height())
+        .filter_map(|i| cell(c, i).ok())
+        .filter(|s| s != "null")
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Five runs: PlainMLP and ResMLP at depth 2 with two seeds each (one PlainMLP seed
+    /// diverged), and one ResMLP run at depth 4.
+    fn runs() -> DataFrame {
+        let columns = vec![
+            Column::new("run_id".into(), ["a", "b", "c", "d", "e"]),
+            Column::new("residual".into(), [false, true, false, true, true]),
+            Column::new("depth".into(), [2i64, 2, 2, 2, 4]),
+            Column::new("init_scale".into(), [1.0f64, 1.0, 1.0, 1.0, 0.5]),
+            Column::new("init_scale_expr".into(), ["1", "1", "1", "1", "0.5"]),
+            Column::new("batch_size".into(), [8i64, 8, 8, 8, 8]),
+            Column::new(
+                "status".into(),
+                ["complete", "complete", "diverged", "complete", "complete"],
+            ),
+            Column::new("seed".into(), [0i64, 0, 1, 1, 0]),
+        ];
+        DataFrame::new(5, columns).unwrap()
+    }
+
+    #[test]
+    fn lines_group_every_axis_but_seed() {
+        let axes: Vec<String> = ["residual", "depth", "seed"].map(String::from).to_vec();
+        let lines = lines(&runs(), &axes).unwrap();
+        let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["PlainMLP, depth=2", "ResMLP, depth=2", "ResMLP, depth=4"]
+        );
+        let depthless: Vec<&str> = lines.iter().map(|l| l.depthless_label.as_str()).collect();
+        assert_eq!(depthless, ["PlainMLP", "ResMLP", "ResMLP"]);
+        assert_eq!(lines[0].runs, ["a", "c"]);
+        assert_eq!(lines[0].rows, [0, 2]);
+        assert_eq!(lines[0].diverged, 1);
+        assert_eq!(lines[1].diverged, 0);
+        assert_eq!((lines[2].depth, lines[2].batch_size), (4, 8));
+        assert_eq!(lines[2].init_scale, 0.5);
+        assert_eq!(lines[0].arm(), "PlainMLP");
+        assert_eq!(lines[1].arm(), "ResMLP");
+        // A line's values of a runs-table column; rows past the column's end are NaN.
+        let column = [10.0, 11.0, 12.0];
+        assert_eq!(lines[0].values(&column), [10.0, 12.0]);
+        assert!(lines[2].values(&column)[0].is_nan());
+
+        let frame = line_frame(&lines).unwrap();
+        assert_eq!(u32s(&frame, "group").unwrap(), [0, 0, 1, 1, 2]);
+    }
+
+    #[test]
+    fn other_axes_label_and_pair_lines() {
+        let axes: Vec<String> = ["init_scale", "residual", "seed"]
+            .map(String::from)
+            .to_vec();
+        let lines = lines(&runs(), &axes).unwrap();
+        let labels: Vec<&str> = lines.iter().map(|l| l.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "ResMLP, init_scale=0.5",
+                "PlainMLP, init_scale=1",
+                "ResMLP, init_scale=1"
+            ]
+        );
+        assert_eq!(
+            lines[1].others,
+            [("init_scale".to_string(), "1".to_string())]
+        );
+    }
+
+    #[test]
+    fn distinct_values_are_sorted_without_nulls() {
+        let df = DataFrame::new(
+            3,
+            vec![Column::new(
+                "git_commit".into(),
+                [Some("b"), None, Some("a")],
+            )],
+        )
+        .unwrap();
+        assert_eq!(distinct(&df, "git_commit"), ["a", "b"]);
+        assert!(distinct(&df, "no_such_column").is_empty());
+    }
+}

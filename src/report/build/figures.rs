@@ -1,0 +1,534 @@
+//! The figure sections of `report.md`: one function per figure, each preparing the
+//! figure's data from the tables, drawing it through [`Report::figure`] (which writes the
+//! file and its link) and writing its reading (numbers from the same data).
+//!
+//! To add a figure: write `fn my_figure(report: &mut Report, …) -> anyhow::Result<()>`
+//! here (heading, `report.figure("my_figure.png", "Alt text", |path| plots::…)`, then the
+//! bullet points that read it) and call it from [`write`] in the order it should appear.
+
+use super::data::{bands_by, f64s, pl, u32s, LayerFrames, Line};
+use super::sections::pm;
+use super::Report;
+use crate::analysis::compare::Comparison;
+use crate::analysis::stats;
+use crate::analysis::summary::fmt_value;
+use crate::config::format_sig;
+use crate::report::plots::{self, Band, Curve, ErrorSeries, Heat, Pairs, Panel};
+use crate::report::theory;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// What the figure sections read besides the lines.
+pub(super) struct FigureInputs<'a> {
+    /// The steps table's rows, with their line (`group`) column.
+    pub(super) steps: DataFrame,
+    /// The layers table's rows, read once.
+    pub(super) layers: &'a LayerFrames,
+    /// Activation std at initialisation per layer, one band per line (shared with the
+    /// results table).
+    pub(super) act_std_init: &'a [Band],
+    /// The fairness comparison, when there was one.
+    pub(super) comparison: Option<&'a Comparison>,
+    /// Final eval loss of each row of the runs table.
+    pub(super) final_loss: &'a [f64],
+    /// Whether `depth` is an axis of the sweep.
+    pub(super) depth_axis: bool,
+}
+
+/// The "Figures" section: every figure that applies, in order.
+pub(super) fn write(
+    report: &mut Report,
+    lines: &[Line],
+    f: &FigureInputs<'_>,
+) -> anyhow::Result<()> {
+    let _ = writeln!(report.md, "## Figures\n");
+    loss(report, lines, &f.steps)?;
+    gradients(report, lines, f.layers)?;
+    activations(report, lines, f.layers, f.act_std_init)?;
+    gradient_flow(report, lines, f.layers)?;
+    dead_units(report, lines, f.layers)?;
+    paired_seeds(report, f.comparison)?;
+    if f.depth_axis {
+        depth(report, lines, f.final_loss)?;
+    }
+    Ok(())
+}
+
+/// Mean-field theory curves over layers, one per distinct (arm, depth, init scale) of
+/// `lines` that `f` predicts for.
+fn theory_curves(lines: &[Line], f: impl Fn(&Line) -> Option<Vec<f64>>) -> Vec<Curve> {
+    let mut seen = Vec::new();
+    let mut curves = Vec::new();
+    for g in lines {
+        let key = (g.residual, g.depth, format_sig(g.init_scale, 6));
+        if seen.contains(&key) {
+            continue;
+        }
+        if let Some(ys) = f(g) {
+            seen.push(key);
+            curves.push(Curve {
+                label: format!(
+                    "theory: {}, depth {}, scale {}",
+                    g.arm(),
+                    g.depth,
+                    format_sig(g.init_scale, 3)
+                ),
+                xs: (1..=ys.len()).map(|l| l as f64).collect(),
+                ys,
+            });
+        }
+    }
+    // Many lines: one legend entry for all theory curves instead of one each.
+    if curves.len() > 4 {
+        for (i, c) in curves.iter_mut().enumerate() {
+            c.label = if i == 0 {
+                "mean-field theory, one dashed curve per group".into()
+            } else {
+                String::new()
+            };
+        }
+    }
+    curves
+}
+
+/// One note per line with diverged seeds.
+fn diverged_notes(lines: &[Line]) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|g| g.diverged > 0)
+        .map(|g| {
+            format!(
+                "{}: {} of {} seeds diverged (their curves stop there)",
+                g.label,
+                g.diverged,
+                g.runs.len()
+            )
+        })
+        .collect()
+}
+
+/// Mean and std of a band at `x`, if present.
+fn at(b: &Band, x: f64) -> Option<(f64, f64)> {
+    b.xs.iter()
+        .position(|&v| v == x)
+        .map(|i| (b.mean[i], b.std[i]))
+}
+
+/// x, mean and std of a band's last point.
+fn last(b: &Band) -> Option<(f64, f64, f64)> {
+    let i = b.xs.len().checked_sub(1)?;
+    Some((b.xs[i], b.mean[i], b.std[i]))
+}
+
+/// Training and eval loss over steps.
+fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> anyhow::Result<()> {
+    let train = bands_by(steps, "step", "train_loss", lines)?;
+    let eval = bands_by(steps, "step", "eval_loss", lines)?;
+    let _ = writeln!(report.md, "### Loss\n");
+    report.figure("loss.png", "Loss over training", |path| {
+        plots::bands_figure(
+            path,
+            "Loss over training (mean ± std over seeds)",
+            &[
+                Panel {
+                    title: "Training loss (fresh batch each step)".into(),
+                    x_label: "step".into(),
+                    y_label: "MSE".into(),
+                    log_y: true,
+                    bands: train.clone(),
+                    curves: vec![],
+                    notes: diverged_notes(lines),
+                },
+                Panel {
+                    title: "Eval loss (fixed held-out batch)".into(),
+                    x_label: "step".into(),
+                    y_label: "MSE".into(),
+                    log_y: true,
+                    bands: eval.clone(),
+                    curves: vec![],
+                    notes: vec![],
+                },
+            ],
+        )
+    })?;
+    let md = &mut report.md;
+    for b in &eval {
+        if let (Some((m0, s0)), Some((t, m1, s1))) = (at(b, 0.0), last(b)) {
+            let _ = writeln!(
+                md,
+                "- **{}** (n = {}): eval loss {} at step 0 → {} at step {t} (×{}).",
+                b.label,
+                b.n,
+                pm(m0, s0),
+                pm(m1, s1),
+                format_sig(m1 / m0, 3)
+            );
+        }
+    }
+    let _ = writeln!(md, "\nA net that outputs zero scores `E[x²] = 1/3` here: a loss stuck near 0.333 means nothing was learned.\n");
+    Ok(())
+}
+
+/// Weight-gradient norm per layer at initialisation (with the PlainMLP theory) and at the
+/// end.
+fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
+    let g_init = bands_by(&layers.init, "layer", "grad_norm", lines)?;
+    let g_last = bands_by(&layers.last, "layer", "grad_norm", lines)?;
+    let grad_theory = theory_curves(lines, |g| {
+        (!g.residual && g.depth > 0)
+            .then(|| theory::plain_weight_grad_norm(g.depth, g.init_scale, g.batch_size.max(1)))
+    });
+    let _ = writeln!(report.md, "### Gradients, layer by layer\n");
+    report.figure("gradients.png", "Gradient norms", |path| {
+        plots::bands_figure(
+            path,
+            "Weight-gradient norm by layer (mean ± std over seeds)",
+            &[
+                Panel {
+                    title: "At initialisation (step 0)".into(),
+                    x_label: "layer (1 = next to the input)".into(),
+                    y_label: "||dL/dW||".into(),
+                    log_y: true,
+                    bands: g_init.clone(),
+                    curves: grad_theory,
+                    notes: vec![],
+                },
+                Panel {
+                    title: "At the end (last probe)".into(),
+                    x_label: "layer (1 = next to the input)".into(),
+                    y_label: "||dL/dW||".into(),
+                    log_y: true,
+                    bands: g_last,
+                    curves: vec![],
+                    notes: vec![],
+                },
+            ],
+        )
+    })?;
+    let md = &mut report.md;
+    for b in &g_init {
+        if let (Some((first, _)), Some((_, lastv, _))) = (at(b, 1.0), last(b)) {
+            let _ = writeln!(
+                md,
+                "- **{}**: at initialisation the weight gradient is {} at layer 1 and {} at layer {}.",
+                b.label,
+                fmt_value(first),
+                fmt_value(lastv),
+                b.xs.len()
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nThe dashed line is the mean-field prediction for the PlainMLP, `||G|| = sqrt(2 q0 (qL + q0) / B) · s^(L−1)`: \
+         flat across layers, and vanishingly small when `s < 1`.\n"
+    );
+    Ok(())
+}
+
+/// Mean and std of each layer's output at initialisation (with the mean-field theory) and
+/// at the end.
+fn activations(
+    report: &mut Report,
+    lines: &[Line],
+    layers: &LayerFrames,
+    act_std_init: &[Band],
+) -> anyhow::Result<()> {
+    let a_mean_init = bands_by(&layers.init, "layer", "act_mean", lines)?;
+    let a_mean_last = bands_by(&layers.last, "layer", "act_mean", lines)?;
+    let a_std_last = bands_by(&layers.last, "layer", "act_std", lines)?;
+    let predictions = |g: &Line| {
+        if g.residual {
+            theory::res_layer_predictions(g.depth, g.init_scale)
+        } else {
+            theory::plain_layer_predictions(g.depth, g.init_scale)
+        }
+    };
+    let mean_theory = theory_curves(lines, |g| {
+        Some(predictions(g).iter().skip(1).map(|p| p.mean).collect())
+    });
+    let std_theory = theory_curves(lines, |g| {
+        Some(predictions(g).iter().skip(1).map(|p| p.std).collect())
+    });
+    let panel = |title: &str, y: &str, bands: Vec<Band>, curves: Vec<Curve>| Panel {
+        title: title.into(),
+        x_label: "layer".into(),
+        y_label: y.into(),
+        log_y: true,
+        bands,
+        curves,
+        notes: vec![],
+    };
+    let _ = writeln!(report.md, "### Activations, layer by layer\n");
+    report.figure("activations.png", "Activations", |path| {
+        plots::bands_figure(
+            path,
+            "Layer outputs: how the signal travels (mean ± std over seeds; dashed: mean-field theory)",
+            &[
+                panel("Mean of the layer output, at init", "mean", a_mean_init, mean_theory),
+                panel("Std of the layer output, at init", "std", act_std_init.to_vec(), std_theory),
+                panel("Mean of the layer output, at the end", "mean", a_mean_last, vec![]),
+                panel("Std of the layer output, at the end", "std", a_std_last, vec![]),
+            ],
+        )
+    })?;
+    let md = &mut report.md;
+    for (g, b) in lines.iter().zip(act_std_init) {
+        if let Some((_, lastv, _)) = last(b) {
+            let predicted = predictions(g).last().map_or(f64::NAN, |p| p.std);
+            let _ = writeln!(
+                md,
+                "- **{}**: the output std of layer {} at initialisation is {} (mean-field prediction {}).",
+                b.label,
+                b.xs.len(),
+                fmt_value(lastv),
+                fmt_value(predicted)
+            );
+        }
+    }
+    let _ = writeln!(md);
+    Ok(())
+}
+
+/// Heat maps of log10 of the weight-gradient norm (layer × step), one figure per
+/// PlainMLP line beside the ResMLP line with the same other settings.
+fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
+    let heat = pl(
+        layers
+            .all
+            .clone()
+            .lazy()
+            .with_column(col("grad_norm").log(lit(10.0)).alias("lg"))
+            .group_by([col("group"), col("step"), col("layer")])
+            .agg([col("lg").mean().alias("lg")])
+            .sort(["group", "step", "layer"], SortMultipleOptions::default())
+            .collect(),
+        "gradient flow",
+    )?;
+    let (hg, hs, hl, hv) = (
+        u32s(&heat, "group")?,
+        f64s(&heat, "step")?,
+        u32s(&heat, "layer")?,
+        f64s(&heat, "lg")?,
+    );
+    let heat_of = |gi: usize| -> Heat {
+        let g = &lines[gi];
+        let mut steps: Vec<f64> = Vec::new();
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        for i in 0..heat.height() {
+            if hg[i] as usize != gi {
+                continue;
+            }
+            if steps.last() != Some(&hs[i]) {
+                steps.push(hs[i]);
+                values.push(vec![f64::NAN; g.depth]);
+            }
+            if let Some(slot) = values
+                .last_mut()
+                .and_then(|row| row.get_mut(hl[i] as usize - 1))
+            {
+                *slot = hv[i];
+            }
+        }
+        Heat {
+            title: format!("{} (n = {})", g.label, g.runs.len()),
+            layers: g.depth,
+            steps,
+            values,
+            notes: vec![],
+        }
+    };
+    // Pair each PlainMLP line with the ResMLP line of the same other axes.
+    let mut pairs_done = Vec::new();
+    for (i, g) in lines.iter().enumerate() {
+        if g.residual {
+            continue;
+        }
+        if let Some(j) = lines
+            .iter()
+            .position(|h| h.residual && h.others == g.others && h.depth == g.depth)
+        {
+            pairs_done.push((i, Some(j)));
+        } else {
+            pairs_done.push((i, None));
+        }
+    }
+    for (j, g) in lines.iter().enumerate() {
+        if g.residual && !pairs_done.iter().any(|(_, r)| *r == Some(j)) {
+            pairs_done.push((j, None));
+        }
+    }
+    let _ = writeln!(report.md, "### Gradient flow\n");
+    for (k, (i, j)) in pairs_done.iter().enumerate() {
+        let name = if pairs_done.len() == 1 {
+            "gradient_flow.png".to_string()
+        } else {
+            format!("gradient_flow_{}.png", k + 1)
+        };
+        let left = heat_of(*i);
+        let right = match j {
+            Some(j) => heat_of(*j),
+            None => Heat {
+                title: "no matching arm in this sweep".into(),
+                layers: lines[*i].depth,
+                notes: vec!["this sweep has no run of the other arm with these settings".into()],
+                ..Heat::default()
+            },
+        };
+        report.figure(&name, &format!("Gradient flow {}", k + 1), |path| {
+            plots::heatmap_pair(
+                path,
+                "Gradient flow: log10 of the weight-gradient norm (mean over seeds)",
+                &left,
+                &right,
+                "log10 ||dL/dW||",
+            )
+        })?;
+    }
+    let _ = writeln!(
+        report.md,
+        "Each cell is one layer (rows, layer 1 at the bottom) at one probe step (columns). Grey cells \
+         are layers whose gradient was exactly zero (or not finite) in at least one seed: no signal at all reached those weights.\n"
+    );
+    Ok(())
+}
+
+/// Fraction of ReLU outputs that are zero, per layer, at initialisation and at the end.
+fn dead_units(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
+    let d_init = bands_by(&layers.init, "layer", "dead_frac", lines)?;
+    let d_last = bands_by(&layers.last, "layer", "dead_frac", lines)?;
+    let dead_panel = |title: &str, bands: Vec<Band>| Panel {
+        title: title.into(),
+        x_label: "layer".into(),
+        y_label: "fraction of ReLU outputs = 0".into(),
+        log_y: false,
+        bands,
+        curves: vec![],
+        notes: vec![],
+    };
+    let _ = writeln!(report.md, "### Dead units\n");
+    report.figure("dead_units.png", "Dead units", |path| {
+        plots::bands_figure(
+            path,
+            "Inactive ReLU outputs by layer (mean ± std over seeds)",
+            &[
+                dead_panel("At initialisation", d_init.clone()),
+                dead_panel("At the end", d_last.clone()),
+            ],
+        )
+    })?;
+    let md = &mut report.md;
+    for (a, b) in d_init.iter().zip(&d_last) {
+        let avg = |b: &Band| b.mean.iter().sum::<f64>() / b.mean.len().max(1) as f64;
+        let _ = writeln!(
+            md,
+            "- **{}**: on average {:.0}% of ReLU outputs are zero at initialisation and {:.0}% at the end.",
+            a.label,
+            100.0 * avg(a),
+            100.0 * avg(b)
+        );
+    }
+    let _ = writeln!(md);
+    Ok(())
+}
+
+/// Final eval loss of the PlainMLP against the ResMLP, one point per seed, one panel per
+/// stratum of the fairness comparison; not drawn when `residual` is not the compared axis.
+fn paired_seeds(report: &mut Report, comparison: Option<&Comparison>) -> anyhow::Result<()> {
+    let Some(c) = comparison.filter(|c| c.axis == "residual") else {
+        let _ = writeln!(
+            report.md,
+            "### Paired seeds\n\nNot drawn: `residual` is not an axis of this sweep.\n"
+        );
+        return Ok(());
+    };
+    let panels: Vec<(String, Pairs)> = c
+        .strata
+        .iter()
+        .map(|st| {
+            (
+                st.label(),
+                Pairs {
+                    x_label: format!("final eval loss, residual = {}", c.baseline),
+                    y_label: format!("final eval loss, residual = {}", st.arm),
+                    points: st
+                        .pairs
+                        .iter()
+                        .map(|p| (p.a, p.b, format!("seed {}", p.seed)))
+                        .collect(),
+                },
+            )
+        })
+        .collect();
+    let _ = writeln!(report.md, "### Paired seeds\n");
+    report.figure("paired_seeds.png", "Paired seeds", |path| {
+        plots::paired_scatter(
+            path,
+            "Paired seeds: PlainMLP (x) vs ResMLP (y), final eval loss",
+            &panels,
+        )
+    })?;
+    let md = &mut report.md;
+    for st in &c.strata {
+        if let Some(p) = &st.stats {
+            let _ = writeln!(
+                md,
+                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% CI [{}, {}]).",
+                st.label(),
+                p.wins_b,
+                p.n,
+                fmt_value(p.mean_diff),
+                fmt_value(p.diff_ci_low),
+                fmt_value(p.diff_ci_high)
+            );
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nPoints below the diagonal are seeds where the ResMLP ended lower.\n"
+    );
+    Ok(())
+}
+
+/// Final eval loss against depth, one error-bar series per line without its depth.
+fn depth(report: &mut Report, lines: &[Line], final_loss: &[f64]) -> anyhow::Result<()> {
+    let mut series: BTreeMap<String, ErrorSeries> = BTreeMap::new();
+    for g in lines {
+        let vals = g.values(final_loss);
+        if !vals.is_empty() {
+            let (mean, std) = (stats::mean(&vals), stats::sample_std(&vals));
+            let label = &g.depthless_label;
+            let e = series.entry(label.clone()).or_insert_with(|| ErrorSeries {
+                label: label.clone(),
+                ..ErrorSeries::default()
+            });
+            e.xs.push(g.depth as f64);
+            e.mean.push(mean);
+            e.err.push(if std.is_finite() { std } else { 0.0 });
+        }
+    }
+    let series: Vec<ErrorSeries> = series.into_values().collect();
+    let _ = writeln!(report.md, "### Depth\n");
+    report.figure("depth.png", "Final loss against depth", |path| {
+        plots::error_bars(
+            path,
+            "Final eval loss against depth (mean ± std over seeds)",
+            "depth",
+            "final eval loss",
+            true,
+            &series,
+        )
+    })?;
+    let md = &mut report.md;
+    for s in &series {
+        let points: Vec<String> =
+            s.xs.iter()
+                .zip(&s.mean)
+                .map(|(d, m)| format!("{d}: {}", fmt_value(*m)))
+                .collect();
+        let _ = writeln!(md, "- **{}**: {}.", s.label, points.join(", "));
+    }
+    let _ = writeln!(md);
+    Ok(())
+}

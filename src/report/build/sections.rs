@@ -1,0 +1,232 @@
+//! The text sections of `report.md` that are not figures: the question and setup, the
+//! fairness audit, the results table over seeds, and how to reproduce the report. Each
+//! section appends its markdown to the report; the figure sections are in
+//! [`super::figures`].
+
+use super::data::{distinct, f64s, Line};
+use super::Sweep;
+use crate::analysis::compare::{self, CompareSpec, Comparison};
+use crate::analysis::stats;
+use crate::analysis::summary::fmt_value;
+use crate::config::SETTING_NAMES;
+use crate::report::plots::Band;
+use crate::sweep::AxisValue;
+use polars::prelude::DataFrame;
+use std::fmt::Write as _;
+
+/// `mean ± std`, both as the summary writes values.
+pub(super) fn pm(m: f64, s: f64) -> String {
+    format!("{} ± {}", fmt_value(m), fmt_value(s))
+}
+
+/// `v` joined by ", ", or `none` when it is empty.
+fn joined_or(v: &[String], none: &str) -> String {
+    if v.is_empty() {
+        none.into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The metric columns of the runs table the report uses, each read once (empty when it
+/// cannot be read, so every value of it is NaN).
+pub(super) struct RunColumns {
+    /// `initial_eval_loss`.
+    pub(super) initial_loss: Vec<f64>,
+    /// `final_eval_loss`.
+    pub(super) final_loss: Vec<f64>,
+    /// `loss_reduction` (final / initial).
+    pub(super) loss_reduction: Vec<f64>,
+    /// `grad_norm_first_init`: the weight-gradient norm of layer 1 at initialisation.
+    pub(super) grad_first: Vec<f64>,
+    /// `grad_norm_last_init`: the weight-gradient norm of layer L at initialisation.
+    pub(super) grad_last: Vec<f64>,
+}
+
+impl RunColumns {
+    /// Reads the columns from the runs table.
+    pub(super) fn read(runs: &DataFrame) -> Self {
+        let column = |name: &str| f64s(runs, name).unwrap_or_default();
+        RunColumns {
+            initial_loss: column("initial_eval_loss"),
+            final_loss: column("final_eval_loss"),
+            loss_reduction: column("loss_reduction"),
+            grad_first: column("grad_norm_first_init"),
+            grad_last: column("grad_norm_last_init"),
+        }
+    }
+}
+
+/// The title, the question, the sweep's description and the setup: what each run does,
+/// every setting (fixed or axis) and the run counts.
+pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
+    let spec = &sweep.spec;
+    let _ = writeln!(md, "# resweep report: `{}`\n", spec.name);
+    let _ = writeln!(
+        md,
+        "> **Did the residual connection help, or was the comparison unfair?** A PlainMLP \
+         (`x = relu(Wx+b)`) and a ResMLP (`x = x + relu(Wx+b)`) are trained to reproduce their \
+         input (the *Distant Identity* task: `x ~ U(-1,1)^width`, target `x`, MSE).\n"
+    );
+    if let Some(d) = &spec.description {
+        let _ = writeln!(md, "{d}\n");
+    }
+    let _ = writeln!(md, "## Setup\n");
+    let b = &spec.base;
+    let _ = writeln!(
+        md,
+        "Each run: `depth` layers of `width x width` with bias, Kaiming-He normal init \
+         (std `init_scale * sqrt(2/width)`), zero bias; a fresh batch of `batch_size` samples every \
+         step; a fixed held-out eval batch of `eval_size` samples; {} for `steps` steps. Layer `l`'s \
+         initial draws depend only on (seed, l) and step `t`'s batch only on (seed, t), so both arms \
+         of a seed start from the same draws and see the same data.\n",
+        if b.optimizer == crate::config::OptimizerKind::Adam { "Adam (0.9, 0.999, eps 1e-8, no weight decay)" } else { "SGD with momentum" }
+    );
+    let _ = writeln!(md, "| setting | value |\n|---|---|");
+    for name in SETTING_NAMES {
+        match spec.axes.iter().find(|a| a.name == *name) {
+            Some(axis) => {
+                let values: Vec<String> = axis.values.iter().map(|v| v.to_string()).collect();
+                let _ = writeln!(md, "| `{name}` | **axis**: {} |", values.join(", "));
+            }
+            None => {
+                let v = AxisValue::of(b, name).map_or("?".into(), |v| v.to_string());
+                let _ = writeln!(md, "| `{name}` | {v} |");
+            }
+        }
+    }
+    let _ = writeln!(
+        md,
+        "\nRuns: {}. The frozen sweep file is [`sweep.toml`](sweep.toml); every number below is \
+         read back from [`tables/`](tables/) (parquet).\n",
+        sweep.collected.status_line()
+    );
+}
+
+/// The fairness audit: the comparison along `residual` (or the first axis but `seed`)
+/// of the final eval loss, rendered by [`compare::render_markdown`]. Returns the
+/// comparison for the paired-seeds figure.
+pub(super) fn fairness(md: &mut String, sweep: &Sweep<'_>) -> Option<Comparison> {
+    let _ = writeln!(md, "## Fairness audit\n");
+    let axes = &sweep.axes;
+    let runs = &sweep.collected.runs;
+    let compare_axis = if sweep.has("residual") {
+        Some("residual".to_string())
+    } else {
+        axes.iter().find(|a| a.as_str() != "seed").cloned()
+    };
+    match (&compare_axis, runs.height()) {
+        (Some(axis), h) if h > 0 => {
+            let spec_c = CompareSpec {
+                axis: axis.clone(),
+                metric: "final_eval_loss".into(),
+                baseline: None,
+                lower_is_better: true,
+            };
+            match compare::compare(runs, axes, &spec_c) {
+                Ok(c) => {
+                    let _ = writeln!(md, "{}", compare::render_markdown(&c));
+                    Some(c)
+                }
+                Err(e) => {
+                    let _ = writeln!(md, "No comparison along `{axis}`: {e:#}\n");
+                    None
+                }
+            }
+        }
+        _ => {
+            let _ = writeln!(md, "This sweep has no axis to compare along (besides seeds), so there is no pair to audit.\n");
+            None
+        }
+    }
+}
+
+/// The results table: one row per line, mean ± sample std over seeds of the losses and
+/// the gradient norms at initialisation, and the range over layers of the activation std
+/// at initialisation (`act_std_init`, one band per line; empty when there are no runs).
+pub(super) fn results(
+    md: &mut String,
+    lines: &[Line],
+    columns: &RunColumns,
+    act_std_init: &[Band],
+) {
+    let _ = writeln!(md, "## Results over seeds\n");
+    let _ = writeln!(md, "Mean ± sample std over seeds (n per row); gradient norms are of the weight gradient at initialisation.\n");
+    let _ = writeln!(
+        md,
+        "| group | n | initial eval loss | final eval loss | final / initial | improvement (initial / final) | grad norm, layer 1 | grad norm, layer L | activation std at init, min–max over layers |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    for (gi, g) in lines.iter().enumerate() {
+        // The mean and sample std that `stats::summarize` would report, without its bootstrap.
+        let s = |v: Vec<f64>| {
+            if v.is_empty() {
+                "n/a".into()
+            } else {
+                pm(stats::mean(&v), stats::sample_std(&v))
+            }
+        };
+        let (initial, fin) = (
+            g.values(&columns.initial_loss),
+            g.values(&columns.final_loss),
+        );
+        let ratio: Vec<f64> = initial.iter().zip(&fin).map(|(i, f)| i / f).collect();
+        let range = act_std_init.get(gi).map_or("n/a".into(), |b| {
+            let finite: Vec<f64> = b.mean.iter().copied().filter(|v| v.is_finite()).collect();
+            let (lo, hi) = (
+                finite.iter().cloned().fold(f64::INFINITY, f64::min),
+                finite.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
+            );
+            format!("{} – {}", fmt_value(lo), fmt_value(hi))
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            g.label,
+            g.runs.len(),
+            s(initial),
+            s(fin),
+            s(g.values(&columns.loss_reduction)),
+            s(ratio),
+            s(g.values(&columns.grad_first)),
+            s(g.values(&columns.grad_last)),
+            range
+        );
+    }
+    let _ = writeln!(md, "\nThe full summary with 95% bootstrap CIs per metric is in [`tables/summary.md`](tables/summary.md).\n");
+}
+
+/// Versions and commits of the runs and of the report, the command line, the determinism
+/// guarantee, and the command that reruns the sweep.
+pub(super) fn reproducibility(md: &mut String, sweep: &Sweep<'_>, command: &str) {
+    let runs = &sweep.collected.runs;
+    let _ = writeln!(md, "## Reproducibility\n");
+    let versions = distinct(runs, "resweep_version");
+    let commits = distinct(runs, "git_commit");
+    let _ = writeln!(
+        md,
+        "- resweep version of the runs: {}",
+        joined_or(&versions, "n/a")
+    );
+    let _ = writeln!(
+        md,
+        "- git commit of the runs: {}",
+        joined_or(&commits, "unknown")
+    );
+    let _ = writeln!(
+        md,
+        "- report written by resweep {} (commit {}) on {} with: `{command}`",
+        env!("CARGO_PKG_VERSION"),
+        option_env!("RESWEEP_GIT_COMMIT").unwrap_or("unknown"),
+        crate::store::run_dir::now_rfc3339()
+    );
+    let _ = writeln!(
+        md,
+        "- each run's math ran on one thread; same configuration and seed give bitwise-identical metrics whatever the number of parallel jobs"
+    );
+    let _ = writeln!(
+        md,
+        "- rerun: `resweep run {}` (complete runs are skipped)",
+        sweep.dir.frozen_sweep().display()
+    );
+}

@@ -1,0 +1,110 @@
+//! Band figures: mean ± std over seeds against steps or layers, with dashed theory curves,
+//! one or more panels (loss curves, gradient norms, activations, dead units).
+
+use std::path::Path;
+
+use anyhow::Result;
+
+use super::canvas::{grid, render, titled, write_png, Size};
+use super::line_panel::{draw_line_panel, panel_legend, Kind, LinePanel, Series};
+use super::notes::draw_no_data;
+use super::style::{assign_colors, curve_style, FIG_TITLE_H, LEGEND_ROW_H};
+use super::Panel;
+
+/// One figure with one panel per entry of `panels`, laid out 1×1, 1×2, 1×3, 2×2 (and a
+/// near-square grid beyond four). Each panel has its own axes and its own legend below the
+/// plot (panels of a row reserve the same legend height, so their axes line up); notes go
+/// in a strip at the top of the plot area. No panels draws one "no data" panel. Sizes: one
+/// panel 1000×650 px, two 1640×676, three 2100×676, four 1600×1256.
+pub fn bands_figure(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
+    let (size, buf) = bands_buffer(title, panels)?;
+    write_png(path, size, &buf)
+}
+
+/// The figure [`bands_figure`] writes, as its size and an RGB buffer.
+pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
+    let (rows, cols) = grid(panels.len());
+    let (pw, ph) = match (rows, cols) {
+        (1, 1) => (1000, 650 - FIG_TITLE_H),
+        (1, 2) => (820, 620),
+        (1, _) => (700, 620),
+        _ => (800, 600),
+    };
+    // Legends sit below the plots, about two entries a row: a panel with many bands and
+    // theory curves grows taller instead of squeezing its plot area.
+    let entries = panels
+        .iter()
+        .map(|p| p.bands.len() + p.curves.iter().filter(|c| !c.label.is_empty()).count())
+        .max()
+        .unwrap_or(0);
+    let extra_rows = entries.div_ceil(2).saturating_sub(3) as u32;
+    let ph = ph + extra_rows * LEGEND_ROW_H as u32;
+    let size = (pw * cols as u32, FIG_TITLE_H + ph * rows as u32);
+    let buf = render(size, |root| {
+        let body = titled(root, title)?;
+        let areas = body.split_evenly((rows, cols));
+        if panels.is_empty() {
+            return draw_no_data(&areas[0], "", &["no panels were given".to_string()], 0);
+        }
+        let mut line_panels = Vec::with_capacity(panels.len());
+        for panel in panels {
+            let labels: Vec<&str> = panel.bands.iter().map(|b| b.label.as_str()).collect();
+            let colors = assign_colors(&labels);
+            let mut series: Vec<Series<'_>> = panel
+                .bands
+                .iter()
+                .zip(colors)
+                .map(|(b, color)| Series {
+                    label: if b.label.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{} (n = {})", b.label, b.n)
+                    },
+                    kind: Kind::Band,
+                    color,
+                    xs: &b.xs,
+                    ys: &b.mean,
+                    spread: Some(&b.std),
+                    dx: 0.0,
+                })
+                .collect();
+            series.extend(panel.curves.iter().enumerate().map(|(i, c)| {
+                let (color, dash) = curve_style(i);
+                Series {
+                    label: c.label.clone(),
+                    kind: Kind::Dashed(dash),
+                    color,
+                    xs: &c.xs,
+                    ys: &c.ys,
+                    spread: None,
+                    dx: 0.0,
+                }
+            }));
+            let lp = LinePanel {
+                title: &panel.title,
+                x_label: &panel.x_label,
+                y_label: &panel.y_label,
+                log_y: panel.log_y,
+                series,
+                notes: panel.notes.clone(),
+                x_ticks_at_data: false,
+                x_pad: 0.0,
+                legend_min_h: 0,
+            };
+            line_panels.push(lp);
+        }
+        // Panels of one row reserve the same legend height, so their axes line up.
+        for row in line_panels.chunks_mut(cols) {
+            let mut h = 0;
+            for lp in row.iter() {
+                h = h.max(panel_legend(root, lp, pw)?.height());
+            }
+            row.iter_mut().for_each(|lp| lp.legend_min_h = h);
+        }
+        for (lp, area) in line_panels.iter().zip(&areas) {
+            draw_line_panel(root, area, lp)?;
+        }
+        Ok(())
+    })?;
+    Ok((size, buf))
+}

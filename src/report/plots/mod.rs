@@ -1,0 +1,154 @@
+//! Figure drawing: plain Rust data in, PNG files out.
+//!
+//! This module owns every pixel of resweep's figures and nothing else: it reads no files,
+//! knows no polars, and never decides *what* to plot — the caller prepares bands, curves,
+//! heat maps and pairs. Each public function draws into an in-memory RGB buffer and writes
+//! the PNG atomically (temporary file in the same directory, then rename), so a figure on
+//! disk is always complete. Output is PNG whatever the extension of `path`.
+//!
+//! Robustness is part of the contract: NaN/inf values, non-positive values on a log axis,
+//! ragged vectors and empty inputs never panic, never break an axis and are never dropped
+//! silently. They are left out of the range computation, whatever is finite is drawn, and a
+//! note saying what happened is written inside the plot area (after any caller notes).
+//! Line panels and heat maps extend their y axis so the notes sit in a strip free of data;
+//! scatter panels put them in the least crowded corner. When notes do not fit, caller notes
+//! are shortened before automatic ones and the box says how many were left out. Values
+//! ≤ 0 on a log axis are drawn at the axis bottom with hollow markers (all ≤ 0: at the floor
+//! 1e-30). An empty panel says "no data".
+//!
+//! Text uses DejaVu Sans, embedded in the binary and registered as "sans-serif" by
+//! [`ensure_font`], which every drawing entry point calls first (plotters' `ab_glyph`
+//! backend has no fallback font: drawing text without a registered font fails with
+//! `FontUnavailable`). Colours are the Okabe-Ito colour-blind-safe palette; a label
+//! containing "plain" prefers vermillion and one containing "res" blue, so the two arms keep
+//! their colours across figures. Theory curves are dashed black/grey.
+//!
+//! # Where things are
+//!
+//! This file holds the figure input types ([`Band`], [`Curve`], [`Panel`], [`Heat`],
+//! [`Pairs`], [`ErrorSeries`]). One file per figure kind holds its public entry function:
+//!
+//! | figure kind | file | entry |
+//! |---|---|---|
+//! | bands over steps or layers, with theory curves | `bands.rs` | [`bands_figure`] |
+//! | mean ± error bars against x (depth) | `error_bars.rs` | [`error_bars`] |
+//! | two heat maps with a shared colour bar | `heatmap.rs` | [`heatmap_pair`] |
+//! | paired seeds, arm A against arm B | `scatter.rs` | [`paired_scatter`] |
+//!
+//! They share the drawing rooms: `canvas.rs` (font, buffer, PNG writing, title strip and
+//! panel grid), `style.rs` (sizes, palette, colour scales), `ticks.rs` (number formatting,
+//! ticks, axes), `notes.rs` (notes box and "no data"), `legend.rs`, and `line_panel.rs`
+//! (the line panel drawn by both `bands.rs` and `error_bars.rs`).
+//!
+//! A new figure kind: add its input type here, a file with `pub fn my_figure(path, …)`
+//! that builds a buffer with `canvas::render` and writes it with `canvas::write_png`
+//! (draw panels with `line_panel` when they are lines), re-export the function below and
+//! add a test in `tests.rs`.
+
+mod bands;
+mod canvas;
+mod error_bars;
+mod heatmap;
+mod legend;
+mod line_panel;
+mod notes;
+mod scatter;
+mod style;
+mod ticks;
+
+#[cfg(test)]
+mod tests;
+
+pub use bands::bands_figure;
+pub use canvas::{ensure_font, FONT_FAMILY};
+pub use error_bars::error_bars;
+pub use heatmap::heatmap_pair;
+pub use scatter::paired_scatter;
+
+/// Mean ± std band over seeds, drawn as a line with a semi-transparent band.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Band {
+    /// Legend label (e.g. "ResMLP"); the legend adds "(n = …)".
+    pub label: String,
+    /// x positions (e.g. step or layer).
+    pub xs: Vec<f64>,
+    /// Mean over seeds at each x.
+    pub mean: Vec<f64>,
+    /// Standard deviation over seeds at each x (the band is mean ± std).
+    pub std: Vec<f64>,
+    /// Number of seeds aggregated.
+    pub n: usize,
+}
+
+/// A plain curve, drawn dashed in black/grey (theory predictions).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Curve {
+    /// Legend label.
+    pub label: String,
+    /// x positions.
+    pub xs: Vec<f64>,
+    /// y values.
+    pub ys: Vec<f64>,
+}
+
+/// One panel of a [`bands_figure`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Panel {
+    /// Panel title.
+    pub title: String,
+    /// x-axis label.
+    pub x_label: String,
+    /// y-axis label.
+    pub y_label: String,
+    /// Logarithmic y axis (values ≤ 0 are drawn at the axis bottom and noted).
+    pub log_y: bool,
+    /// Mean ± std bands (one per arm/config).
+    pub bands: Vec<Band>,
+    /// Dashed reference curves (theory).
+    pub curves: Vec<Curve>,
+    /// Caller notes, rendered inside the plot area before the automatic ones.
+    pub notes: Vec<String>,
+}
+
+/// One heat map of a [`heatmap_pair`]: layer on y, step on x.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Heat {
+    /// Panel title.
+    pub title: String,
+    /// Number of layers (rows of the map, layer 1 at the bottom).
+    pub layers: usize,
+    /// Step of each column (cells are equally wide, one per probe; the axis is labelled
+    /// with these values).
+    pub steps: Vec<f64>,
+    /// `values[step_index][layer - 1]`, coloured **as given** on a linear colour scale: apply
+    /// `log10` yourself when you want a log colour scale, and say so in the colour-bar label.
+    /// Non-finite cells (e.g. `log10(0) = -inf`) are grey and counted in a note; missing
+    /// cells (short rows) likewise.
+    pub values: Vec<Vec<f64>>,
+    /// Caller notes, rendered inside the plot area before the automatic ones.
+    pub notes: Vec<String>,
+}
+
+/// Per-seed pairs for a [`paired_scatter`] panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Pairs {
+    /// x-axis label (arm A).
+    pub x_label: String,
+    /// y-axis label (arm B).
+    pub y_label: String,
+    /// `(arm A value, arm B value, seed label)`.
+    pub points: Vec<(f64, f64, String)>,
+}
+
+/// Mean with symmetric error bars, for [`error_bars`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ErrorSeries {
+    /// Legend label.
+    pub label: String,
+    /// x positions (e.g. depth).
+    pub xs: Vec<f64>,
+    /// Mean at each x.
+    pub mean: Vec<f64>,
+    /// Half-length of the error bar at each x (std, stderr or CI half-width).
+    pub err: Vec<f64>,
+}
