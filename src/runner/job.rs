@@ -397,6 +397,18 @@ fn conclude(
         _ => None,
     };
     let metrics = RunMetrics::from_records(o.cfg.depth, &steps, &layers, diverged_step);
+    let (init, _) = model::init_params(&o.cfg);
+    o.dir.write_weights(
+        &init,
+        &state.params,
+        &crate::store::weights::WeightsMeta {
+            run_id: o.run_id.clone(),
+            step: state.step,
+            depth: o.cfg.depth,
+            width: o.cfg.width,
+            residual: o.cfg.residual,
+        },
+    )?;
     let result = RunResult {
         schema_version: SCHEMA_VERSION,
         run_id: o.run_id.clone(),

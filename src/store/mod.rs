@@ -8,6 +8,7 @@
 //! <runs>/<sweep>/runs/<run_id>/steps.jsonl  one line per step (append-only)
 //! <runs>/<sweep>/runs/<run_id>/layers.jsonl one line per (probe step, layer)
 //! <runs>/<sweep>/runs/<run_id>/checkpoint.bin  weights, optimizer state, step, file offsets
+//! <runs>/<sweep>/runs/<run_id>/weights_{init,final}.safetensors  the run's weights
 //! <runs>/<sweep>/runs/<run_id>/result.json  written last, atomically, with the seal (length
 //!                                           and SHA-256) of every file above: the run is
 //!                                           complete when its seal verifies
@@ -21,6 +22,7 @@ pub mod checkpoint;
 pub mod jsonl;
 pub mod run_dir;
 pub mod seal;
+pub mod weights;
 
 pub use run_dir::{RunDir, RunResult, RunStatus, SealedRun};
 pub use seal::Damage;

@@ -2,7 +2,7 @@
 //! of damaged files before a repair.
 //!
 //! A run is complete only when `result.json` exists and its [`Seal`] verifies: the
-//! byte length and SHA-256 of every file in [`SEALED_FILES`] and of `result.json`
+//! byte length and SHA-256 of every file in [`SEALED_FILES`] it wrote and of `result.json`
 //! itself. A partial run is resumable only when its checkpoint's checksum and the
 //! digests it recorded of the metrics it continues verify. Anything else is
 //! [`RunStatus::Damaged`], naming the file and what is wrong.
@@ -131,13 +131,26 @@ impl RunStatus {
     }
 }
 
-/// The files a finished run's results are read from, sealed in `result.json`: a probe
-/// that writes a file of its own adds its name here.
-pub const SEALED_FILES: [&str; 3] = [CONFIG_FILE, STEPS_FILE, LAYERS_FILE];
+/// The files every finished run has, sealed in `result.json`.
+pub const REQUIRED_SEALED: [&str; 3] = [CONFIG_FILE, STEPS_FILE, LAYERS_FILE];
+
+/// Every file a finished run may have, sealed in `result.json` when the run wrote it: a
+/// probe that writes a file of its own adds its name here. A seal covers the files that
+/// existed when the run finished, so a run finished before a file was added stays
+/// complete (it just lacks that file).
+pub const SEALED_FILES: [&str; 5] = [
+    CONFIG_FILE,
+    STEPS_FILE,
+    LAYERS_FILE,
+    WEIGHTS_INIT_FILE,
+    WEIGHTS_FINAL_FILE,
+];
 
 const CONFIG_FILE: &str = "config.json";
 const STEPS_FILE: &str = "steps.jsonl";
 const LAYERS_FILE: &str = "layers.jsonl";
+const WEIGHTS_INIT_FILE: &str = "weights_init.safetensors";
+const WEIGHTS_FINAL_FILE: &str = "weights_final.safetensors";
 const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const RESULT_FILE: &str = "result.json";
 
@@ -196,6 +209,14 @@ impl RunDir {
     /// `result.json`.
     pub fn result_file(&self) -> PathBuf {
         self.dir.join(RESULT_FILE)
+    }
+    /// `weights_init.safetensors`: the initial weights.
+    pub fn weights_init_file(&self) -> PathBuf {
+        self.dir.join(WEIGHTS_INIT_FILE)
+    }
+    /// `weights_final.safetensors`: the weights after the last step.
+    pub fn weights_final_file(&self) -> PathBuf {
+        self.dir.join(WEIGHTS_FINAL_FILE)
     }
     /// `damaged/`: damaged files moved aside, one subdirectory per repair.
     pub fn damaged_dir(&self) -> PathBuf {
@@ -349,6 +370,29 @@ impl RunDir {
         }
     }
 
+    /// Writes the run's initial and final weights (`weights_init.safetensors`,
+    /// `weights_final.safetensors`), atomically, before the run is sealed.
+    pub fn write_weights(
+        &self,
+        init: &[f32],
+        last: &[f32],
+        meta: &super::weights::WeightsMeta,
+    ) -> anyhow::Result<()> {
+        let at_init = super::weights::WeightsMeta {
+            step: 0,
+            ..meta.clone()
+        };
+        write_atomic(
+            &self.weights_init_file(),
+            &super::weights::encode(init, &at_init)?,
+        )?;
+        write_atomic(
+            &self.weights_final_file(),
+            &super::weights::encode(last, meta)?,
+        )?;
+        Ok(())
+    }
+
     /// Seals `result` with the files on disk, writes it as `result.json` (last,
     /// atomically) and removes the checkpoint, which a complete run no longer needs.
     /// Returns the sealed result as written.
@@ -356,8 +400,16 @@ impl RunDir {
         let mut files = std::collections::BTreeMap::new();
         for name in SEALED_FILES {
             let path = self.dir.join(name);
-            let bytes = fs::read(&path)
-                .map_err(|e| anyhow::anyhow!("cannot seal {}: {e}", path.display()))?;
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::NotFound
+                        && !REQUIRED_SEALED.contains(&name) =>
+                {
+                    continue
+                }
+                Err(e) => anyhow::bail!("cannot seal {}: {e}", path.display()),
+            };
             files.insert(name.to_string(), FileSeal::of(&bytes));
         }
         let mut sealed = result.clone();
@@ -379,7 +431,7 @@ impl RunDir {
     pub fn check_seal(&self) -> Result<RunResult, Damage> {
         let result = self.sealed_result()?;
         let seal = result.seal.as_ref().expect("sealed_result checks the seal");
-        for name in SEALED_FILES {
+        for name in seal.files.keys() {
             self.read_sealed_file(seal, name)?;
         }
         Ok(result)
@@ -390,6 +442,11 @@ impl RunDir {
     pub fn read_sealed(&self) -> Result<SealedRun, Damage> {
         let result = self.sealed_result()?;
         let seal = result.seal.as_ref().expect("sealed_result checks the seal");
+        for name in seal.files.keys() {
+            if !REQUIRED_SEALED.contains(&name.as_str()) {
+                self.read_sealed_file(seal, name)?;
+            }
+        }
         let config = self.read_sealed_file(seal, CONFIG_FILE)?;
         let config: RunConfigFile = serde_json::from_slice(&config)
             .map_err(|e| Damage::new(CONFIG_FILE, format!("unreadable run config ({e})")))?;
@@ -434,6 +491,15 @@ impl RunDir {
                 "has no seal (written by a resweep before run seals); a rerun repairs it",
             ));
         };
+        if let Some(missing) = REQUIRED_SEALED
+            .iter()
+            .find(|f| !seal.files.contains_key(**f))
+        {
+            return Err(Damage::new(
+                RESULT_FILE,
+                format!("its seal does not cover {missing}"),
+            ));
+        }
         let mut blank = result.clone();
         if let Some(s) = blank.seal.as_mut() {
             s.result_sha256 = String::new();
@@ -531,10 +597,12 @@ impl RunDir {
                 }
             }
         };
-        let mut moving = vec![RESULT_FILE, STEPS_FILE, LAYERS_FILE, CHECKPOINT_FILE];
-        if damage.file == CONFIG_FILE {
-            moving.push(CONFIG_FILE);
-        }
+        let mut moving: Vec<&str> = SEALED_FILES
+            .iter()
+            .copied()
+            .filter(|&f| f != CONFIG_FILE || damage.file == CONFIG_FILE)
+            .collect();
+        moving.extend([RESULT_FILE, CHECKPOINT_FILE]);
         for name in moving {
             let from = self.dir.join(name);
             if from.exists() {

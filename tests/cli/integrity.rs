@@ -156,7 +156,14 @@ fn every_damaged_file_is_detected_left_out_and_repaired_bitwise() {
         "{v}"
     );
     let want = final_state(&reference.join("faults"));
-    for file in ["steps.jsonl", "layers.jsonl", "config.json", "result.json"] {
+    for file in [
+        "steps.jsonl",
+        "layers.jsonl",
+        "config.json",
+        "weights_init.safetensors",
+        "weights_final.safetensors",
+        "result.json",
+    ] {
         for fault in FAULTS {
             damage_and_repair(&reference, &want, file, fault);
         }

@@ -13,3 +13,4 @@ mod sweeps;
 mod train;
 mod util;
 mod vectorized;
+mod weights;
