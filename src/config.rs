@@ -6,6 +6,7 @@
 //! identity. The sweep planner builds `RunConfig`s from TOML; `resweep train` builds one
 //! from flags.
 
+use crate::format;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -104,7 +105,7 @@ impl InitScale {
     /// Short text for run ids, tables and legends: the expression, or the number.
     pub fn label(&self) -> String {
         match self {
-            InitScale::Value(v) => format_number(*v),
+            InitScale::Value(v) => format::compact(*v),
             InitScale::Expr(e) => e.clone(),
         }
     }
@@ -136,20 +137,6 @@ impl<'de> Deserialize<'de> for InitScale {
         match Raw::deserialize(d)? {
             Raw::Num(v) => InitScale::from_value(v).map_err(serde::de::Error::custom),
             Raw::Text(t) => InitScale::parse(&t).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Formats a float compactly and exactly enough for labels (`1`, `0.5`, `0.001`, `1e-05`).
-pub fn format_number(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v}");
-        if s.len() <= 10 {
-            s
-        } else {
-            format!("{v:.4e}")
         }
     }
 }
@@ -465,7 +452,7 @@ impl RunConfig {
             "d{}-{}-s{}-seed{}-{}",
             self.depth,
             arm,
-            format_sig(scale, 3),
+            format::sig(scale, 3),
             self.seed,
             &self.config_hash()[..8]
         )
@@ -481,20 +468,9 @@ impl RunConfig {
     }
 }
 
-/// `v` with `sig` significant digits, without trailing zeros (`0.224`, `1`, `0.05`).
-pub fn format_sig(v: f64, sig: i32) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let mag = v.abs().log10().floor() as i32;
-    let decimals = (sig - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
+/// `v` with `sig` significant digits: [`crate::format::sig`] (kept under this name for the
+/// report's callers).
+pub use crate::format::sig as format_sig;
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {

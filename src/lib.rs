@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod experiment;
+pub mod format;
 pub mod report;
 pub mod runner;
 pub mod store;

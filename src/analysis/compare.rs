@@ -16,7 +16,8 @@
 //!    with a plain warning when there are too few seeds to support a claim.
 
 use super::stats::{self, Paired};
-use crate::config::{format_number, SETTING_NAMES};
+use crate::config::SETTING_NAMES;
+use crate::format;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -175,8 +176,8 @@ fn text(v: AnyValue<'_>) -> String {
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
         AnyValue::Boolean(b) => b.to_string(),
-        AnyValue::Float64(f) => format_number(f),
-        AnyValue::Float32(f) => format_number(f as f64),
+        AnyValue::Float64(f) => format::compact(f),
+        AnyValue::Float32(f) => format::compact(f as f64),
         other => other.to_string(),
     }
 }
@@ -542,10 +543,6 @@ pub fn compare(
     })
 }
 
-fn num(v: f64) -> String {
-    super::summary::fmt_value(v)
-}
-
 /// The audit and the statistics as text for the terminal.
 pub fn render_text(c: &Comparison) -> String {
     use std::fmt::Write;
@@ -603,7 +600,14 @@ pub fn render_text(c: &Comparison) -> String {
         let table_rows: Vec<Vec<String>> = st
             .pairs
             .iter()
-            .map(|p| vec![p.seed.clone(), num(p.a), num(p.b), num(p.b - p.a)])
+            .map(|p| {
+                vec![
+                    p.seed.clone(),
+                    format::value(p.a),
+                    format::value(p.b),
+                    format::value(p.b - p.a),
+                ]
+            })
             .collect();
         for line in crate::table::aligned(&header, &table_rows).lines() {
             let _ = writeln!(s, "  {line}");
@@ -612,12 +616,12 @@ pub fn render_text(c: &Comparison) -> String {
             let _ = writeln!(
                 s,
                 "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
-                num(p.mean_a),
-                num(p.mean_b),
-                num(p.mean_diff),
-                num(p.diff_ci_low),
-                num(p.diff_ci_high),
-                num(p.ratio_of_means)
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means)
             );
             let _ = writeln!(
                 s,
@@ -628,7 +632,7 @@ pub fn render_text(c: &Comparison) -> String {
                 p.prob_improvement,
                 p.prob_improvement_ci_low,
                 p.prob_improvement_ci_high,
-                num(p.sign_test_p)
+                format::value(p.sign_test_p)
             );
             if let Some(w) = &p.warning {
                 let _ = writeln!(s, "  warning: {w}");
@@ -675,16 +679,16 @@ pub fn render_markdown(c: &Comparison) -> String {
                 c.baseline,
                 st.arm,
                 p.n,
-                num(p.mean_a),
-                num(p.mean_b),
-                num(p.mean_diff),
-                num(p.diff_ci_low),
-                num(p.diff_ci_high),
-                num(p.ratio_of_means),
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means),
                 p.wins_b,
                 p.n,
                 p.prob_improvement,
-                num(p.sign_test_p)
+                format::value(p.sign_test_p)
             );
         }
     }

@@ -198,7 +198,7 @@ pub fn summary_markdown(c: &Collected) -> String {
          {}% CI: percentile bootstrap of the mean ({} resamples).\n\n{}",
         c.sweep_name,
         c.status_line(),
-        crate::config::format_number(super::stats::CI_LEVEL * 100.0),
+        crate::format::compact(super::stats::CI_LEVEL * 100.0),
         super::stats::BOOTSTRAP_RESAMPLES,
         summary::render_markdown(&c.group_by, &c.summary_rows)
     )

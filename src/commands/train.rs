@@ -2,10 +2,11 @@
 
 use super::{bad_input, Exit};
 use crate::cli::TrainArgs;
-use crate::config::{format_sig, InitScale, RunConfig};
+use crate::config::{InitScale, RunConfig};
 use crate::experiment::{
     Collect, Ending, Fingerprints, LayerRecord, RunMetrics, StepRecord, Trainer,
 };
+use crate::format;
 use crate::runner::{job, EventSink, RunOutcome};
 use crate::store::RunDir;
 use serde::Serialize;
@@ -124,14 +125,6 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn num(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x != 0.0 && (x.abs() >= 1e4 || x.abs() < 1e-3) => format!("{x:.3e}"),
-        Some(x) => format!("{x:.4}"),
-        None => "n/a".into(),
-    }
-}
-
 /// The compact human summary of one run.
 pub fn human_summary(
     cfg: &RunConfig,
@@ -150,7 +143,7 @@ pub fn human_summary(
         cfg.depth,
         cfg.width,
         cfg.init_scale,
-        format_sig(cfg.init_scale_value(), 4),
+        format::sig(cfg.init_scale_value(), 4),
         cfg.seed,
         cfg.run_id()
     );
@@ -172,32 +165,32 @@ pub fn human_summary(
     let _ = writeln!(
         s,
         "  train loss    {} -> {}  (mean of last 10 steps)",
-        num(m.initial_train_loss),
-        num(m.final_train_loss)
+        format::metric(m.initial_train_loss),
+        format::metric(m.final_train_loss)
     );
     let _ = writeln!(
         s,
         "  eval loss     {} -> {}  (best {}, final/initial {})",
-        num(m.initial_eval_loss),
-        num(m.final_eval_loss),
-        num(m.best_eval_loss),
-        num(m.loss_reduction)
+        format::metric(m.initial_eval_loss),
+        format::metric(m.final_eval_loss),
+        format::metric(m.best_eval_loss),
+        format::metric(m.loss_reduction)
     );
     let _ = writeln!(
         s,
         "  grad norm     layer 1: {} -> {}   layer {}: {} -> {}",
-        num(m.grad_norm_first_init),
-        num(m.grad_norm_first_final),
+        format::metric(m.grad_norm_first_init),
+        format::metric(m.grad_norm_first_final),
         cfg.depth,
-        num(m.grad_norm_last_init),
-        num(m.grad_norm_last_final)
+        format::metric(m.grad_norm_last_init),
+        format::metric(m.grad_norm_last_final)
     );
     let _ = writeln!(
         s,
         "  act std       layer {}: {} -> {}",
         cfg.depth,
-        num(m.act_std_last_init),
-        num(m.act_std_last_final)
+        format::metric(m.act_std_last_init),
+        format::metric(m.act_std_last_final)
     );
     let _ = writeln!(
         s,

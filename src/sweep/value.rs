@@ -5,7 +5,8 @@
 use std::fmt;
 
 use super::error::{did_you_mean, Problem};
-use crate::config::{format_number, InitScale, OptimizerKind, RunConfig};
+use crate::config::{InitScale, OptimizerKind, RunConfig};
+use crate::format;
 
 /// The kind of value a setting takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,8 +105,8 @@ impl fmt::Display for AxisValue {
         match self {
             AxisValue::Bool(b) => write!(f, "{b}"),
             AxisValue::Int(i) => write!(f, "{i}"),
-            AxisValue::Float(v) => write!(f, "{v}"),
-            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format_number(*v)),
+            AxisValue::Float(v) => f.write_str(&format::exact(*v)),
+            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format::compact(*v)),
             AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
             AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
         }
