@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod error;
 pub mod experiment;
 pub mod format;
 pub mod report;

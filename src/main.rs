@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use resweep::cli::{Cli, Command, RunArgs, SweepArgs};
-use resweep::commands::{self, BadInput, Exit};
+use resweep::commands;
 use std::process::ExitCode;
 
 /// mimalloc instead of the system allocator: a training step allocates and frees the same
@@ -57,23 +57,11 @@ fn main() -> ExitCode {
         Command::Status(a) => commands::slurm::status(a),
     };
     match result {
-        Ok(Exit::Ok) => ExitCode::SUCCESS,
-        Ok(Exit::SomeFailed) => ExitCode::from(1),
-        Ok(Exit::Interrupted) => ExitCode::from(130),
-        Err(e) => match e.downcast_ref::<BadInput>() {
-            Some(bad) => {
-                let text = bad.to_string();
-                if text.starts_with("error") {
-                    eprintln!("{text}");
-                } else {
-                    eprintln!("error: {text}");
-                }
-                ExitCode::from(2)
-            }
-            None => {
-                eprintln!("error: {e:#}");
-                ExitCode::from(1)
-            }
-        },
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) => {
+            let (message, code) = commands::failure(&e);
+            eprintln!("{message}");
+            ExitCode::from(code)
+        }
     }
 }

@@ -194,14 +194,14 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
             .filter(|c| c.dtype().is_primitive_numeric())
             .map(|c| c.name().to_string())
             .collect();
-        crate::commands::bad_input(format!(
+        crate::error::bad_input(format!(
             "--metric {metric}: runs.parquet has no such column; numeric columns are: {}",
             numeric.join(", ")
         ))
     })?;
     anyhow::ensure!(
         metric_col.dtype().is_primitive_numeric(),
-        crate::commands::BadInput(format!("--metric {metric} is not a numeric column"))
+        crate::error::BadInput::Message(format!("--metric {metric} is not a numeric column"))
     );
     let metric_vals = metric_col
         .cast(&DataType::Float64)
@@ -274,7 +274,7 @@ pub fn compare(
     spec: &CompareSpec,
 ) -> anyhow::Result<Comparison> {
     if !SETTING_NAMES.contains(&spec.axis.as_str()) || spec.axis == "seed" {
-        return Err(crate::commands::bad_input(format!(
+        return Err(crate::error::bad_input(format!(
             "--axis {}: not a setting that arms can differ in; choose one of: {}",
             spec.axis,
             SETTING_NAMES
@@ -295,7 +295,7 @@ pub fn compare(
         .collect();
     arms.sort_by(|a, b| arm_order(a, b));
     if arms.len() < 2 {
-        return Err(crate::commands::bad_input(format!(
+        return Err(crate::error::bad_input(format!(
             "--axis {axis}: the sweep's {} complete runs all have {axis} = {}; there is nothing to compare",
             rows.len(),
             arms.first().map_or("(none)", String::as_str)
@@ -304,7 +304,7 @@ pub fn compare(
     let baseline = match &spec.baseline {
         Some(b) if arms.contains(b) => b.clone(),
         Some(b) => {
-            return Err(crate::commands::bad_input(format!(
+            return Err(crate::error::bad_input(format!(
                 "--baseline {b}: not a value of {axis} in this sweep (values: {})",
                 arms.join(", ")
             )))

@@ -7,7 +7,7 @@
 //! after a failure or a preemption resumes the sweep and never redoes finished runs.
 
 use super::run::{load, load_spec};
-use super::{bad_input, Exit};
+use super::{bad_diagnostic, bad_input, Exit};
 use crate::cli::{DirArgs, SlurmArgs};
 use crate::runner::shard;
 use crate::store::{write_atomic, RunStatus, SweepDir};
@@ -194,7 +194,7 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
 pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
     let dir = super::analysis::resolve(a.dir.as_deref(), &a.runs_dir)?;
     let spec = load_spec(Some(dir.root()))?;
-    let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
+    let runs = spec.expand().map_err(|e| bad_diagnostic(e.to_string()))?;
     let plan: Option<SlurmPlan> = std::fs::read_to_string(dir.slurm_plan())
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
