@@ -54,7 +54,7 @@ fn main() -> ExitCode {
         Command::Compare(a) => commands::analysis::compare(a),
         Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
-        Command::Status(a) => commands::slurm::status(a),
+        Command::Status(a) => commands::status::status(a),
     };
     match result {
         Ok(exit) => ExitCode::from(exit.code()),

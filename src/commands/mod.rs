@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod bench;
 pub mod run;
 pub mod slurm;
+pub mod status;
 pub mod train;
 
 pub use crate::error::{bad_diagnostic, bad_input, BadInput};
