@@ -188,7 +188,7 @@ pub(crate) fn summary_frame(
         .collect();
     let mut columns = Vec::new();
     for name in group_by {
-        columns.extend(super::tables::setting_columns(name, &configs)?);
+        columns.extend(super::columns::setting_columns(name, &configs)?);
     }
     let f = |name: &str, get: fn(&Summary) -> f64| -> Column {
         Column::new(
