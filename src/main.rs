@@ -2,7 +2,7 @@
 //! (0 ok, 1 failure, 2 bad input, 130 interrupted).
 
 use clap::Parser;
-use resweep::cli::{Cli, Command, RunArgs, SweepArgs};
+use resweep::cli::{Cli, Command};
 use resweep::commands;
 use std::process::ExitCode;
 
@@ -32,18 +32,7 @@ fn main() -> ExitCode {
     keep_freed_pages();
     commands::pin_math_threads();
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run(RunArgs {
-        sweep: SweepArgs {
-            sweep: None,
-            runs_dir: "runs".into(),
-        },
-        jobs: None,
-        retry_failed: false,
-        force: false,
-        quiet: false,
-        shard: None,
-        vectorize: None,
-    }));
+    let command = cli.command_or_default();
     let result = match &command {
         Command::Run(a) => commands::run::run(a),
         Command::Plan(a) => commands::run::plan(a),
