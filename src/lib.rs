@@ -5,7 +5,7 @@
 //! one above it, and no two modules import each other):
 //!
 //! 1. [`config`] (every run setting, declared once; a run's canonical form and id),
-//!    [`format`] (how numbers are written), [`error`] (typed errors such as bad input),
+//!    [`format`](mod@format) (how numbers are written), [`error`] (typed errors such as bad input),
 //!    [`table`] (aligned terminal tables).
 //! 2. [`sweep`] (a sweep file → the runs it plans) and [`experiment`] (training one run).
 //! 3. [`store`] (run directories on disk, holding the experiment's records).
