@@ -1,6 +1,9 @@
-//! Command-line definitions (clap derive) and nothing else.
+//! Command-line definitions (clap derive) and nothing else. The `resweep train` flags
+//! are built from the run settings' declarations ([`SETTINGS`]), so a new setting gets
+//! its flag without an edit here.
 
-use clap::{Args, Parser, Subcommand};
+use crate::config::{AxisValue, Kind, Setting, SETTINGS};
+use clap::{value_parser, Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Exact, fair, resumable sweeps of the Distant Identity experiment (PlainMLP vs ResMLP).
@@ -12,6 +15,20 @@ pub struct Cli {
     /// The command; `run` with the default sweep when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// The command to run: the one given, else `run` with its defaults (the default
+    /// sweep), as `resweep run` would parse them.
+    pub fn command_or_default(self) -> Command {
+        match self.command {
+            Some(command) => command,
+            None => match Cli::parse_from(["resweep", "run"]).command {
+                Some(command) => command,
+                None => unreachable!("`resweep run` parses as the run command"),
+            },
+        }
+    }
 }
 
 /// Subcommands.
@@ -174,51 +191,114 @@ pub struct PlanArgs {
 /// `resweep train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// Number of layers.
-    #[arg(long, default_value_t = 20)]
-    pub depth: usize,
-    /// Width of every layer.
-    #[arg(long, default_value_t = 64)]
-    pub width: usize,
-    /// ResMLP (`x = x + relu(Wx+b)`) instead of PlainMLP.
-    #[arg(long)]
-    pub residual: bool,
-    /// Init scale: a number or an expression of depth (`1/sqrt(depth)`, `1/depth`).
-    #[arg(long, default_value = "1/sqrt(depth)")]
-    pub init_scale: String,
-    /// Seed of the init and data streams.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// `adam` or `sgd` (with momentum).
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 1e-3, allow_hyphen_values = true)]
-    pub lr: f64,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.9, allow_hyphen_values = true)]
-    pub momentum: f64,
-    /// Training batch size.
-    #[arg(long, default_value_t = 64)]
-    pub batch_size: usize,
-    /// Optimizer steps.
-    #[arg(long, default_value_t = 500)]
-    pub steps: usize,
-    /// Held-out eval batch size.
-    #[arg(long, default_value_t = 4096)]
-    pub eval_size: usize,
-    /// Eval loss every this many steps.
-    #[arg(long, default_value_t = 50)]
-    pub eval_every: usize,
-    /// Per-layer probes every this many steps.
-    #[arg(long, default_value_t = 50)]
-    pub probe_every: usize,
+    /// One flag per run setting (`--depth`, `--init-scale`, ...), with its default.
+    #[command(flatten)]
+    pub settings: SettingFlags,
     /// Print the full record (config, metrics, steps, layers) as JSON.
     #[arg(long)]
     pub json: bool,
     /// Also write the run directory (config.json, metrics, result.json) here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// The value of one setting's `resweep train` flag.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlagValue {
+    /// Read and typed by clap (counts, seeds, numbers, bools).
+    Typed(AxisValue),
+    /// Text that the setting's kind reads ([`Kind::parse_text`]): an init scale or an
+    /// optimizer, whose errors name the flag.
+    Text(String),
+}
+
+/// One `resweep train` flag per run setting, built from [`SETTINGS`]: `--<name in kebab
+/// case>`, the setting's default, a value parser by its [`Kind`] (a bool setting with
+/// default `false` is a switch).
+#[derive(Clone, Debug, Default)]
+pub struct SettingFlags {
+    /// Every setting's value (its default when the flag is absent), in [`SETTINGS`] order.
+    pub values: Vec<(&'static Setting, FlagValue)>,
+}
+
+/// Whether a bool setting is a switch (`--residual`) rather than `--name <true|false>`.
+fn is_switch(s: &Setting) -> bool {
+    s.kind == Kind::Bool && (s.default_flag)() == "false"
+}
+
+impl Args for SettingFlags {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for s in SETTINGS {
+            let mut arg = Arg::new(s.name).long(s.flag()).help(s.flag_help);
+            arg = if is_switch(s) {
+                arg.action(ArgAction::SetTrue)
+            } else {
+                let arg = arg
+                    .action(ArgAction::Set)
+                    .value_name(s.name.to_uppercase())
+                    .default_value((s.default_flag)());
+                match s.kind {
+                    Kind::Count => arg.value_parser(value_parser!(usize)),
+                    Kind::Seed => arg.value_parser(value_parser!(u64)),
+                    Kind::Float => arg
+                        .value_parser(value_parser!(f64))
+                        .allow_hyphen_values(true),
+                    Kind::Bool => arg.value_parser(value_parser!(bool)),
+                    Kind::InitScale | Kind::Optimizer => arg.value_parser(value_parser!(String)),
+                }
+            };
+            cmd = cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for SettingFlags {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = SettingFlags::default();
+        flags.update_from_arg_matches(m)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        let missing = |s: &Setting| {
+            clap::Error::raw(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                format!("--{} has no value", s.flag()),
+            )
+        };
+        self.values = SETTINGS
+            .iter()
+            .map(|s| {
+                let value = match s.kind {
+                    Kind::Count => m
+                        .get_one::<usize>(s.name)
+                        .map(|v| FlagValue::Typed(AxisValue::Int(*v as u64))),
+                    Kind::Seed => m
+                        .get_one::<u64>(s.name)
+                        .map(|v| FlagValue::Typed(AxisValue::Int(*v))),
+                    Kind::Float => m
+                        .get_one::<f64>(s.name)
+                        .map(|v| FlagValue::Typed(AxisValue::Float(*v))),
+                    Kind::Bool if is_switch(s) => {
+                        Some(FlagValue::Typed(AxisValue::Bool(m.get_flag(s.name))))
+                    }
+                    Kind::Bool => m
+                        .get_one::<bool>(s.name)
+                        .map(|v| FlagValue::Typed(AxisValue::Bool(*v))),
+                    Kind::InitScale | Kind::Optimizer => m
+                        .get_one::<String>(s.name)
+                        .map(|v| FlagValue::Text(v.clone())),
+                };
+                value.map(|v| (s, v)).ok_or_else(|| missing(s))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
 }
 
 /// `resweep bench`.

@@ -5,7 +5,14 @@
 //! else: execution details (checkpoint interval, number of jobs) are not part of a run's
 //! identity. The sweep planner builds `RunConfig`s from TOML; `resweep train` builds one
 //! from flags.
+//!
+//! Every run setting is declared once, in the `run_settings!` invocation below: its
+//! field, type and default, its sweep-file table, its checks and their messages, its
+//! `resweep train` flag and its part of the canonical form. The sweep parser, the flags,
+//! the tables and `resweep compare` all read that declaration ([`SETTINGS`]); see
+//! `docs/CONTRIBUTING.md` for adding one.
 
+use crate::format;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -13,6 +20,139 @@ use std::fmt;
 
 /// Version of the on-disk run record layout (`config.json`, `result.json`, metrics files).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Declares every run setting, once: its field of [`RunConfig`] (doc, type, default), its
+/// sweep-file table, its [`Canonical`] mode, an example value for messages, the help of
+/// its `resweep train` flag, an optional help for a value of the wrong type and an
+/// optional check of the value (after the check of its type, see
+/// [`RunConfig::validate`]).
+///
+/// From that it builds the struct with its `Default`, `Serialize` and `Deserialize` and
+/// its [`Settings`] (for [`RunConfig`]: [`SETTING_NAMES`] and [`SETTINGS`]); the type of
+/// a setting ([`SettingValue`]) decides how sweep files and flags are read, and its
+/// runs-table columns.
+macro_rules! run_settings {
+    (
+        $(#[$struct_doc:meta])*
+        struct $config:ident;
+        $(
+            $(#[$doc:meta])*
+            $name:ident: $ty:ty = $default:expr => {
+                table: $table:literal,
+                canonical: $canonical:ident,
+                example: $example:literal,
+                flag: $flag:literal,
+                $(type_help: $type_help:literal,)?
+                $(check: $check:expr,)?
+            },
+        )*
+    ) => {
+        $(#[$struct_doc])*
+        #[derive(Clone, Debug, PartialEq, Serialize)]
+        pub struct $config {
+            $($(#[$doc])* pub $name: $ty,)*
+        }
+
+        impl Default for $config {
+            fn default() -> Self {
+                $config { $($name: $default,)* }
+            }
+        }
+
+        impl Settings for $config {
+            const NAMES: &'static [&'static str] = &[$(stringify!($name)),*];
+            const ALL: &'static [Setting<Self>] = &[$(
+                Setting {
+                    name: stringify!($name),
+                    table: $table,
+                    kind: <$ty as SettingValue>::KIND,
+                    canonical: Canonical::$canonical,
+                    example: $example,
+                    flag_help: $flag,
+                    type_help: or_else!($(Some($type_help))?, None),
+                    get: |c| c.$name.to_axis(),
+                    set: |c, v| match <$ty as SettingValue>::from_axis(v) {
+                        Some(value) => {
+                            c.$name = value?;
+                            Ok(())
+                        }
+                        None => Err(format!("{v} is not a value of {}", stringify!($name))),
+                    },
+                    default_flag: || {
+                        let d: $ty = $default;
+                        d.flag_text()
+                    },
+                    check_type: |c| c.$name.check_type(stringify!($name)),
+                    check: or_else!($($check)?, |_| Ok(())),
+                    json: |c| serde_json::to_value(&c.$name).expect("a setting serializes"),
+                    is_default: |c| {
+                        let d: $ty = $default;
+                        c.$name == d
+                    },
+                },
+            )*];
+        }
+
+        impl<'de> Deserialize<'de> for $config {
+            /// Reads every setting by name; an unknown name is an error, and so is a
+            /// missing [`Canonical::Always`] setting, while a missing
+            /// [`Canonical::UnlessDefault`] setting (in a record written before it
+            /// existed) takes its default.
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> serde::de::Visitor<'de> for Fields {
+                    type Value = $config;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str(concat!("struct ", stringify!($config)))
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<$config, A::Error> {
+                        use serde::de::Error;
+                        $(let mut $name: Option<$ty> = None;)*
+                        while let Some(key) = map.next_key::<String>()? {
+                            match key.as_str() {
+                                $(stringify!($name) => {
+                                    if $name.is_some() {
+                                        return Err(A::Error::duplicate_field(stringify!($name)));
+                                    }
+                                    $name = Some(map.next_value()?);
+                                })*
+                                other => {
+                                    return Err(A::Error::unknown_field(
+                                        other,
+                                        <$config as Settings>::NAMES,
+                                    ))
+                                }
+                            }
+                        }
+                        Ok($config {$(
+                            $name: match ($name, Canonical::$canonical) {
+                                (Some(v), _) => v,
+                                (None, Canonical::UnlessDefault) => $default,
+                                (None, Canonical::Always) => {
+                                    return Err(A::Error::missing_field(stringify!($name)))
+                                }
+                            },
+                        )*})
+                    }
+                }
+                d.deserialize_struct(stringify!($config), <$config as Settings>::NAMES, Fields)
+            }
+        }
+    };
+}
+
+/// `$x` when given, else `$default` (optional parts of a setting's declaration).
+macro_rules! or_else {
+    (, $default:expr) => {
+        $default
+    };
+    ($x:expr, $default:expr) => {
+        $x
+    };
+}
 
 /// The optimizer of a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
@@ -104,7 +244,7 @@ impl InitScale {
     /// Short text for run ids, tables and legends: the expression, or the number.
     pub fn label(&self) -> String {
         match self {
-            InitScale::Value(v) => format_number(*v),
+            InitScale::Value(v) => format::compact(*v),
             InitScale::Expr(e) => e.clone(),
         }
     }
@@ -136,20 +276,6 @@ impl<'de> Deserialize<'de> for InitScale {
         match Raw::deserialize(d)? {
             Raw::Num(v) => InitScale::from_value(v).map_err(serde::de::Error::custom),
             Raw::Text(t) => InitScale::parse(&t).map_err(serde::de::Error::custom),
-        }
-    }
-}
-
-/// Formats a float compactly and exactly enough for labels (`1`, `0.5`, `0.001`, `1e-05`).
-pub fn format_number(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v}");
-        if s.len() <= 10 {
-            s
-        } else {
-            format!("{v:.4e}")
         }
     }
 }
@@ -300,125 +426,454 @@ impl ExprParser<'_> {
     }
 }
 
-/// The complete configuration of one training run. Every field changes what the run
-/// computes or records, so every field is part of the run's id.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunConfig {
+run_settings! {
+    /// The complete configuration of one training run. Every field changes what the run
+    /// computes or records, so every field is part of the run's id (see
+    /// [`RunConfig::canonical`]).
+    struct RunConfig;
+
     /// Number of layers (each `width x width` with bias).
-    pub depth: usize,
+    depth: usize = 20 => {
+        table: "model",
+        canonical: Always,
+        example: "20",
+        flag: "Number of layers",
+        check: |c| at_most("depth", c.depth, 10_000),
+    },
     /// Width of the input, of every layer and of the target.
-    pub width: usize,
+    width: usize = 64 => {
+        table: "model",
+        canonical: Always,
+        example: "64",
+        flag: "Width of every layer",
+        check: |c| at_most("width", c.width, 4096),
+    },
     /// ResMLP (`x = x + relu(Wx+b)`) when true, PlainMLP (`x = relu(Wx+b)`) when false.
-    pub residual: bool,
+    residual: bool = false => {
+        table: "model",
+        canonical: Always,
+        example: "true",
+        flag: "ResMLP (`x = x + relu(Wx+b)`) instead of PlainMLP",
+        type_help: "write residual = true (ResMLP) or residual = false (PlainMLP)",
+    },
     /// Multiplier of the Kaiming-He normal init (std `init_scale * sqrt(2/width)`).
-    pub init_scale: InitScale,
+    init_scale: InitScale = InitScale::Expr("1/sqrt(depth)".into()) => {
+        table: "model",
+        canonical: Always,
+        example: "\"1/sqrt(depth)\"",
+        flag: "Init scale: a number or an expression of depth (`1/sqrt(depth)`, `1/depth`)",
+        check: |c| {
+            let s = c.init_scale_value();
+            if s.is_finite() && s > 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "init_scale {} is {s} at depth {}: it must be positive and finite",
+                    c.init_scale, c.depth
+                ))
+            }
+        },
+    },
     /// The seed of the init and data streams; the unit of replication.
-    pub seed: u64,
+    seed: u64 = 0 => {
+        table: "train",
+        canonical: Always,
+        example: "0",
+        flag: "Seed of the init and data streams",
+    },
     /// Adam or SGD with momentum.
-    pub optimizer: OptimizerKind,
+    optimizer: OptimizerKind = OptimizerKind::Adam => {
+        table: "train",
+        canonical: Always,
+        example: "\"adam\"",
+        flag: "`adam` or `sgd` (with momentum)",
+    },
     /// Learning rate.
-    pub lr: f64,
+    lr: f64 = 1e-3 => {
+        table: "train",
+        canonical: Always,
+        example: "1e-3",
+        flag: "Learning rate",
+        check: |c| {
+            if c.lr.is_finite() && c.lr > 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "lr = {} is impossible: it must be a positive, finite number such as 1e-3",
+                    c.lr
+                ))
+            }
+        },
+    },
     /// Momentum of SGD (ignored by Adam, but still part of the id).
-    pub momentum: f64,
+    momentum: f64 = 0.9 => {
+        table: "train",
+        canonical: Always,
+        example: "0.9",
+        flag: "SGD momentum",
+        check: |c| {
+            if c.momentum.is_finite() && (0.0..1.0).contains(&c.momentum) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "momentum = {} is impossible: it must be in [0, 1)",
+                    c.momentum
+                ))
+            }
+        },
+    },
     /// Training batch size (fresh `U(-1,1)` samples every step).
-    pub batch_size: usize,
+    batch_size: usize = 64 => {
+        table: "train",
+        canonical: Always,
+        example: "64",
+        flag: "Training batch size",
+    },
     /// Number of optimizer steps.
-    pub steps: usize,
+    steps: usize = 500 => {
+        table: "train",
+        canonical: Always,
+        example: "500",
+        flag: "Optimizer steps",
+    },
     /// Size of the fixed held-out eval batch.
-    pub eval_size: usize,
+    eval_size: usize = 4096 => {
+        table: "task",
+        canonical: Always,
+        example: "4096",
+        flag: "Held-out eval batch size",
+    },
     /// Eval loss every this many steps (and at step 0 and the last step).
-    pub eval_every: usize,
+    eval_every: usize = 50 => {
+        table: "probe",
+        canonical: Always,
+        example: "50",
+        flag: "Eval loss every this many steps",
+    },
     /// Per-layer probes every this many steps (and at step 0 and the last step).
-    pub probe_every: usize,
+    probe_every: usize = 50 => {
+        table: "probe",
+        canonical: Always,
+        example: "50",
+        flag: "Per-layer probes every this many steps",
+    },
 }
 
-impl Default for RunConfig {
-    fn default() -> Self {
-        RunConfig {
-            depth: 20,
-            width: 64,
-            residual: false,
-            init_scale: InitScale::Expr("1/sqrt(depth)".into()),
-            seed: 0,
-            optimizer: OptimizerKind::Adam,
-            lr: 1e-3,
-            momentum: 0.9,
-            batch_size: 64,
-            steps: 500,
-            eval_size: 4096,
-            eval_every: 50,
-            probe_every: 50,
+/// The kind of value a setting takes. It decides how a sweep file's value is read and
+/// checked, the `resweep train` flag and the runs-table column(s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A count: integer >= 1 (the upper limits are the setting's own checks). `usize`.
+    Count,
+    /// A seed: integer >= 0. `u64`.
+    Seed,
+    /// `true` or `false`.
+    Bool,
+    /// A number (an integer is accepted too). `f64`.
+    Float,
+    /// A positive number or an expression of `depth` ([`InitScale`]).
+    InitScale,
+    /// `"adam"` or `"sgd"` ([`OptimizerKind`]).
+    Optimizer,
+}
+
+/// How a setting enters the canonical form, and so the config hash and the run id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Canonical {
+    /// Always, by name: the settings resweep started with (their runs' ids must never
+    /// change). A setting added later must not use it.
+    Always,
+    /// Only when its value differs from its default: every setting added later. Runs
+    /// planned before it existed ran with the default, so they keep their ids, and their
+    /// stored records (which lack the setting) read back with the default.
+    UnlessDefault,
+}
+
+/// The Rust type of a setting: its [`Kind`], its conversion to and from an
+/// [`AxisValue`], the check every value of the type gets, and its text as a flag default.
+pub trait SettingValue: Sized + Clone + PartialEq + Serialize {
+    /// The kind of the type.
+    const KIND: Kind;
+    /// The value as an [`AxisValue`].
+    fn to_axis(&self) -> AxisValue;
+    /// The value of an [`AxisValue`]: `None` when it holds another type, an error when
+    /// it does not fit.
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>>;
+    /// The check of the type, for setting `name` (a count is at least 1).
+    fn check_type(&self, _name: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The value as typed on the command line (`20`, `0.001`, `1/sqrt(depth)`, `adam`).
+    fn flag_text(&self) -> String;
+}
+
+impl SettingValue for usize {
+    const KIND: Kind = Kind::Count;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::Int(*self as u64)
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::Int(i) => Some(usize::try_from(*i).map_err(|_| format!("{i} is too large"))),
+            _ => None,
         }
+    }
+    fn check_type(&self, name: &str) -> Result<(), String> {
+        if *self == 0 {
+            Err(format!("{name} = 0 is impossible: it must be at least 1"))
+        } else {
+            Ok(())
+        }
+    }
+    fn flag_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for u64 {
+    const KIND: Kind = Kind::Seed;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::Int(*self)
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::Int(i) => Some(Ok(*i)),
+            _ => None,
+        }
+    }
+    fn flag_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for bool {
+    const KIND: Kind = Kind::Bool;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::Bool(*self)
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::Bool(b) => Some(Ok(*b)),
+            _ => None,
+        }
+    }
+    fn flag_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl SettingValue for f64 {
+    const KIND: Kind = Kind::Float;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::Float(*self)
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::Float(f) => Some(Ok(*f)),
+            _ => None,
+        }
+    }
+    fn flag_text(&self) -> String {
+        format::exact(*self)
+    }
+}
+
+impl SettingValue for InitScale {
+    const KIND: Kind = Kind::InitScale;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::InitScale(self.clone())
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::InitScale(s) => Some(Ok(s.clone())),
+            _ => None,
+        }
+    }
+    fn flag_text(&self) -> String {
+        self.label()
+    }
+}
+
+impl SettingValue for OptimizerKind {
+    const KIND: Kind = Kind::Optimizer;
+    fn to_axis(&self) -> AxisValue {
+        AxisValue::Optimizer(*self)
+    }
+    fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
+        match v {
+            AxisValue::Optimizer(o) => Some(Ok(*o)),
+            _ => None,
+        }
+    }
+    fn flag_text(&self) -> String {
+        self.as_str().to_string()
+    }
+}
+
+/// One run setting, as `run_settings!` declares it: everything the sweep files, the
+/// `resweep train` flags, the tables and the canonical form need to know about it.
+pub struct Setting<C = RunConfig> {
+    /// The name in sweep files, tables and `config.json` (`batch_size`).
+    pub name: &'static str,
+    /// The sweep-file table that holds it when it is fixed (`model`, `train`, ...).
+    pub table: &'static str,
+    /// The kind of its values.
+    pub kind: Kind,
+    /// How it enters the canonical form.
+    pub canonical: Canonical,
+    /// A valid value, as TOML, for messages.
+    pub example: &'static str,
+    /// The help of its `resweep train` flag.
+    pub flag_help: &'static str,
+    /// The help shown for a value of the wrong type, when `write NAME = EXAMPLE` is not
+    /// the best advice.
+    pub type_help: Option<&'static str>,
+    /// Its value in a config.
+    pub get: fn(&C) -> AxisValue,
+    /// Sets it in a config; fails when the value has another type or does not fit.
+    pub set: fn(&mut C, &AxisValue) -> Result<(), String>,
+    /// Its default as a `resweep train` flag value.
+    pub default_flag: fn() -> String,
+    check_type: fn(&C) -> Result<(), String>,
+    check: fn(&C) -> Result<(), String>,
+    json: fn(&C) -> serde_json::Value,
+    is_default: fn(&C) -> bool,
+}
+
+impl<C> Setting<C> {
+    /// The `resweep train` flag, without the dashes: the name in kebab case
+    /// (`batch-size`).
+    pub fn flag(&self) -> String {
+        self.name.replace('_', "-")
+    }
+}
+
+impl<C> fmt::Debug for Setting<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Setting({})", self.name)
+    }
+}
+
+/// A configuration whose settings `run_settings!` declared.
+pub trait Settings: Sized + 'static {
+    /// The names of its settings, in declaration order.
+    const NAMES: &'static [&'static str];
+    /// Its settings, in declaration order.
+    const ALL: &'static [Setting<Self>];
+
+    /// Checks values that no run can have; the message names the setting and the fix.
+    /// First the check of every setting's type in declaration order (a count is at least
+    /// 1), then every setting's own check in declaration order.
+    fn validate(&self) -> Result<(), String> {
+        for s in Self::ALL {
+            (s.check_type)(self)?;
+        }
+        for s in Self::ALL {
+            (s.check)(self)?;
+        }
+        Ok(())
+    }
+
+    /// The canonical form: the settings by name in sorted order, as JSON values. A
+    /// setting declared [`Canonical::UnlessDefault`] is left out while it has its default,
+    /// so adding a setting does not change the id of any run planned before.
+    fn canonical(&self) -> BTreeMap<String, serde_json::Value> {
+        Self::ALL
+            .iter()
+            .filter(|s| s.canonical == Canonical::Always || !(s.is_default)(self))
+            .map(|s| (s.name.to_string(), (s.json)(self)))
+            .collect()
+    }
+
+    /// SHA-256 of the canonical form as JSON, as hex.
+    fn config_hash(&self) -> String {
+        let text = serde_json::to_string(&self.canonical()).expect("canonical JSON");
+        hex(&Sha256::digest(text.as_bytes()))
     }
 }
 
 /// Names of every setting of a [`RunConfig`], in the order tables show them.
-pub const SETTING_NAMES: &[&str] = &[
-    "depth",
-    "width",
-    "residual",
-    "init_scale",
-    "seed",
-    "optimizer",
-    "lr",
-    "momentum",
-    "batch_size",
-    "steps",
-    "eval_size",
-    "eval_every",
-    "probe_every",
-];
+pub const SETTING_NAMES: &[&str] = <RunConfig as Settings>::NAMES;
+
+/// Every setting of a [`RunConfig`], in [`SETTING_NAMES`] order.
+pub const SETTINGS: &[Setting] = <RunConfig as Settings>::ALL;
+
+/// The setting of a [`RunConfig`] called `name`, if there is one.
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// `name = v is too large (at most max)` when `v > max`.
+fn at_most(name: &str, v: usize, max: usize) -> Result<(), String> {
+    if v > max {
+        Err(format!("{name} = {v} is too large (at most {max})"))
+    } else {
+        Ok(())
+    }
+}
+
+/// The typed value of one setting (a value of an axis, of an include or of an exclude, a
+/// flag's value).
+///
+/// Which setting it belongs to is kept beside it (the axis name, the rule's key); values
+/// built by the sweep parser always have the type of their setting.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxisValue {
+    /// A [`Kind::Bool`] setting.
+    Bool(bool),
+    /// A [`Kind::Count`] or [`Kind::Seed`] setting.
+    Int(u64),
+    /// A [`Kind::Float`] setting.
+    Float(f64),
+    /// A [`Kind::InitScale`] setting.
+    InitScale(InitScale),
+    /// A [`Kind::Optimizer`] setting.
+    Optimizer(OptimizerKind),
+}
+
+impl fmt::Display for AxisValue {
+    /// As it would be written in a sweep file: `true`, `20`, `0.001`, `"1/sqrt(depth)"`,
+    /// `1`, `"adam"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AxisValue::Bool(b) => write!(f, "{b}"),
+            AxisValue::Int(i) => write!(f, "{i}"),
+            AxisValue::Float(v) => f.write_str(&format::exact(*v)),
+            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format::compact(*v)),
+            AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
+            AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
+        }
+    }
+}
+
+impl Kind {
+    /// Reads a value of this kind from command-line text (`resweep train` leaves init
+    /// scales and optimizers as text, so that their errors name the flag).
+    pub fn parse_text(self, text: &str) -> Result<AxisValue, String> {
+        match self {
+            Kind::InitScale => InitScale::parse(text).map(AxisValue::InitScale),
+            Kind::Optimizer => text.parse().map(AxisValue::Optimizer),
+            Kind::Count | Kind::Seed => text
+                .parse::<u64>()
+                .map(AxisValue::Int)
+                .map_err(|e| format!("{text:?}: {e}")),
+            Kind::Float => text
+                .parse::<f64>()
+                .map(AxisValue::Float)
+                .map_err(|e| format!("{text:?}: {e}")),
+            Kind::Bool => text
+                .parse::<bool>()
+                .map(AxisValue::Bool)
+                .map_err(|e| format!("{text:?}: {e}")),
+        }
+    }
+}
 
 impl RunConfig {
-    /// Checks values that no run can have; the message names the setting and the fix.
+    /// Checks values that no run can have ([`Settings::validate`]); the message names the
+    /// setting and the fix.
     pub fn validate(&self) -> Result<(), String> {
-        let positive = [
-            ("depth", self.depth),
-            ("width", self.width),
-            ("batch_size", self.batch_size),
-            ("steps", self.steps),
-            ("eval_size", self.eval_size),
-            ("eval_every", self.eval_every),
-            ("probe_every", self.probe_every),
-        ];
-        for (name, v) in positive {
-            if v == 0 {
-                return Err(format!("{name} = 0 is impossible: it must be at least 1"));
-            }
-        }
-        if self.depth > 10_000 {
-            return Err(format!(
-                "depth = {} is too large (at most 10000)",
-                self.depth
-            ));
-        }
-        if self.width > 4096 {
-            return Err(format!(
-                "width = {} is too large (at most 4096)",
-                self.width
-            ));
-        }
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(format!(
-                "lr = {} is impossible: it must be a positive, finite number such as 1e-3",
-                self.lr
-            ));
-        }
-        if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
-            return Err(format!(
-                "momentum = {} is impossible: it must be in [0, 1)",
-                self.momentum
-            ));
-        }
-        let s = self.init_scale_value();
-        if !(s.is_finite() && s > 0.0) {
-            return Err(format!(
-                "init_scale {} is {s} at depth {}: it must be positive and finite",
-                self.init_scale, self.depth
-            ));
-        }
-        Ok(())
+        Settings::validate(self)
     }
 
     /// The numeric init scale at this run's depth.
@@ -441,19 +896,15 @@ impl RunConfig {
         per_step * (self.steps + 1) as f64 + per_eval * evals
     }
 
-    /// The canonical form: every setting by name in sorted order, as JSON values.
+    /// The canonical form ([`Settings::canonical`]): the settings by name in sorted
+    /// order, as JSON values, without later settings at their defaults.
     pub fn canonical(&self) -> BTreeMap<String, serde_json::Value> {
-        let v = serde_json::to_value(self).expect("RunConfig serializes");
-        match v {
-            serde_json::Value::Object(m) => m.into_iter().collect(),
-            _ => unreachable!("RunConfig is a struct"),
-        }
+        Settings::canonical(self)
     }
 
     /// SHA-256 of the canonical JSON, as hex.
     pub fn config_hash(&self) -> String {
-        let text = serde_json::to_string(&self.canonical()).expect("canonical JSON");
-        hex(&Sha256::digest(text.as_bytes()))
+        Settings::config_hash(self)
     }
 
     /// Stable run id: a readable prefix plus 8 hex digits of the config hash, e.g.
@@ -465,7 +916,7 @@ impl RunConfig {
             "d{}-{}-s{}-seed{}-{}",
             self.depth,
             arm,
-            format_sig(scale, 3),
+            format::sig(scale, 3),
             self.seed,
             &self.config_hash()[..8]
         )
@@ -481,20 +932,9 @@ impl RunConfig {
     }
 }
 
-/// `v` with `sig` significant digits, without trailing zeros (`0.224`, `1`, `0.05`).
-pub fn format_sig(v: f64, sig: i32) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let mag = v.abs().log10().floor() as i32;
-    let decimals = (sig - 1 - mag).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
+/// `v` with `sig` significant digits: [`crate::format::sig`] (kept under this name for the
+/// report's callers).
+pub use crate::format::sig as format_sig;
 
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
@@ -573,5 +1013,147 @@ mod tests {
         assert_eq!(format_sig(1.0, 3), "1");
         assert_eq!(format_sig(0.05, 3), "0.05");
         assert_eq!(format_sig(123.456, 3), "123");
+    }
+
+    /// The canonical form of the first schema: every field of the serialized config, as
+    /// `canonical()` computed it before the settings were declared in one place.
+    fn serialized_fields(c: &RunConfig) -> BTreeMap<String, serde_json::Value> {
+        match serde_json::to_value(c).unwrap() {
+            serde_json::Value::Object(m) => m.into_iter().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    #[test]
+    fn canonical_form_is_every_serialized_field() {
+        let mut configs = vec![RunConfig::default()];
+        configs.push(RunConfig {
+            residual: true,
+            init_scale: InitScale::Value(0.5),
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.05,
+            momentum: 0.0,
+            seed: 7,
+            ..RunConfig::default()
+        });
+        for c in &configs {
+            assert_eq!(c.canonical(), serialized_fields(c));
+            assert_eq!(c.canonical().len(), SETTING_NAMES.len());
+        }
+    }
+
+    #[test]
+    fn records_read_as_before() {
+        let e = serde_json::from_str::<RunConfig>(r#"{"depth": 3, "dept": 4}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "unknown field `dept`, expected one of `depth`, `width`, `residual`, `init_scale`"
+            ),
+            "{e}"
+        );
+        let mut v = serde_json::to_value(RunConfig::default()).unwrap();
+        v.as_object_mut().unwrap().remove("lr");
+        let e = serde_json::from_value::<RunConfig>(v).unwrap_err();
+        assert_eq!(e.to_string(), "missing field `lr`");
+        let e = serde_json::from_str::<RunConfig>(r#"{"depth": 3, "depth": 4}"#).unwrap_err();
+        assert!(e.to_string().starts_with("duplicate field `depth`"), "{e}");
+        let e = serde_json::from_str::<RunConfig>(r#"{"depth": "3"}"#).unwrap_err();
+        assert!(
+            e.to_string().starts_with("invalid type: string \"3\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn validation_checks_types_first_then_each_setting() {
+        let c = RunConfig {
+            depth: 20_000,
+            width: 0,
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err(),
+            "width = 0 is impossible: it must be at least 1"
+        );
+        let c = RunConfig {
+            depth: 20_000,
+            lr: -1.0,
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err(),
+            "depth = 20000 is too large (at most 10000)"
+        );
+        let c = RunConfig {
+            momentum: 1.0,
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            c.validate().unwrap_err(),
+            "momentum = 1 is impossible: it must be in [0, 1)"
+        );
+        assert_eq!(RunConfig::default().validate(), Ok(()));
+    }
+
+    run_settings! {
+        /// A configuration as a first version declared it.
+        struct Before;
+        /// Layers.
+        depth: usize = 20 => {
+            table: "model",
+            canonical: Always,
+            example: "20",
+            flag: "Layers",
+        },
+    }
+
+    run_settings! {
+        /// The same configuration after a setting was added.
+        struct After;
+        /// Layers.
+        depth: usize = 20 => {
+            table: "model",
+            canonical: Always,
+            example: "20",
+            flag: "Layers",
+        },
+        /// The setting added later.
+        dropout: f64 = 0.0 => {
+            table: "train",
+            canonical: UnlessDefault,
+            example: "0.1",
+            flag: "Dropout",
+        },
+    }
+
+    #[test]
+    fn a_setting_added_later_keeps_old_ids_and_records() {
+        let before = Before { depth: 7 };
+        let after = After {
+            depth: 7,
+            ..After::default()
+        };
+        assert_eq!(
+            Settings::config_hash(&after),
+            Settings::config_hash(&before)
+        );
+        assert_eq!(Settings::canonical(&after), Settings::canonical(&before));
+        let changed = After {
+            dropout: 0.1,
+            ..after.clone()
+        };
+        assert_ne!(
+            Settings::config_hash(&changed),
+            Settings::config_hash(&before)
+        );
+        assert!(Settings::canonical(&changed).contains_key("dropout"));
+        // A record written before the setting existed reads back with its default ...
+        let old_record = serde_json::to_string(&before).unwrap();
+        assert_eq!(serde_json::from_str::<After>(&old_record).unwrap(), after);
+        // ... while a first-version setting stays required.
+        let e = serde_json::from_str::<After>(r#"{"dropout": 0.1}"#).unwrap_err();
+        assert!(e.to_string().starts_with("missing field `depth`"), "{e}");
+        assert_eq!(After::NAMES, ["depth", "dropout"]);
+        assert_eq!(After::ALL[1].kind, Kind::Float);
     }
 }

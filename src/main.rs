@@ -2,8 +2,8 @@
 //! (0 ok, 1 failure, 2 bad input, 130 interrupted).
 
 use clap::Parser;
-use resweep::cli::{Cli, Command, RunArgs, SweepArgs};
-use resweep::commands::{self, BadInput, Exit};
+use resweep::cli::{Cli, Command};
+use resweep::commands;
 use resweep::{errln, output};
 use std::process::ExitCode;
 
@@ -33,18 +33,7 @@ fn main() -> ExitCode {
     keep_freed_pages();
     commands::pin_math_threads();
     let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run(RunArgs {
-        sweep: SweepArgs {
-            sweep: None,
-            runs_dir: "runs".into(),
-        },
-        jobs: None,
-        retry_failed: false,
-        force: false,
-        quiet: false,
-        shard: None,
-        vectorize: None,
-    }));
+    let command = cli.command_or_default();
     let result = match &command {
         Command::Run(a) => commands::run::run(a),
         Command::Plan(a) => commands::run::plan(a),
@@ -55,30 +44,18 @@ fn main() -> ExitCode {
         Command::Compare(a) => commands::analysis::compare(a),
         Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
-        Command::Status(a) => commands::slurm::status(a),
+        Command::Status(a) => commands::status::status(a),
         Command::Verify(a) => commands::verify::run(a),
     };
     let code = match result {
-        Ok(Exit::Ok) => 0,
-        Ok(Exit::SomeFailed) => 1,
-        Ok(Exit::Interrupted) => 130,
+        Ok(exit) => exit.code(),
         // The error is standard output's own (closed or full): exit_code reports it.
         Err(_) if output::stdout_failed() => 1,
-        Err(e) => match e.downcast_ref::<BadInput>() {
-            Some(bad) => {
-                let text = bad.to_string();
-                if text.starts_with("error") {
-                    errln!("{text}");
-                } else {
-                    errln!("error: {text}");
-                }
-                2
-            }
-            None => {
-                errln!("error: {e:#}");
-                1
-            }
-        },
+        Err(e) => {
+            let (message, code) = commands::failure(&e);
+            errln!("{message}");
+            code
+        }
     };
     output::exit_code(code)
 }

@@ -16,7 +16,8 @@
 //!    with a plain warning when there are too few seeds to support a claim.
 
 use super::stats::{self, Paired};
-use crate::config::{format_number, SETTING_NAMES};
+use crate::config::SETTING_NAMES;
+use crate::format;
 use polars::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -175,8 +176,8 @@ fn text(v: AnyValue<'_>) -> String {
         AnyValue::String(s) => s.to_string(),
         AnyValue::StringOwned(s) => s.to_string(),
         AnyValue::Boolean(b) => b.to_string(),
-        AnyValue::Float64(f) => format_number(f),
-        AnyValue::Float32(f) => format_number(f as f64),
+        AnyValue::Float64(f) => format::compact(f),
+        AnyValue::Float32(f) => format::compact(f as f64),
         other => other.to_string(),
     }
 }
@@ -193,14 +194,14 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
             .filter(|c| c.dtype().is_primitive_numeric())
             .map(|c| c.name().to_string())
             .collect();
-        crate::commands::bad_input(format!(
+        crate::error::bad_input(format!(
             "--metric {metric}: runs.parquet has no such column; numeric columns are: {}",
             numeric.join(", ")
         ))
     })?;
     anyhow::ensure!(
         metric_col.dtype().is_primitive_numeric(),
-        crate::commands::BadInput(format!("--metric {metric} is not a numeric column"))
+        crate::error::BadInput::Message(format!("--metric {metric} is not a numeric column"))
     );
     let metric_vals = metric_col
         .cast(&DataType::Float64)
@@ -273,7 +274,7 @@ pub fn compare(
     spec: &CompareSpec,
 ) -> anyhow::Result<Comparison> {
     if !SETTING_NAMES.contains(&spec.axis.as_str()) || spec.axis == "seed" {
-        return Err(crate::commands::bad_input(format!(
+        return Err(crate::error::bad_input(format!(
             "--axis {}: not a setting that arms can differ in; choose one of: {}",
             spec.axis,
             SETTING_NAMES
@@ -294,7 +295,7 @@ pub fn compare(
         .collect();
     arms.sort_by(|a, b| arm_order(a, b));
     if arms.len() < 2 {
-        return Err(crate::commands::bad_input(format!(
+        return Err(crate::error::bad_input(format!(
             "--axis {axis}: the sweep's {} complete runs all have {axis} = {}; there is nothing to compare",
             rows.len(),
             arms.first().map_or("(none)", String::as_str)
@@ -303,7 +304,7 @@ pub fn compare(
     let baseline = match &spec.baseline {
         Some(b) if arms.contains(b) => b.clone(),
         Some(b) => {
-            return Err(crate::commands::bad_input(format!(
+            return Err(crate::error::bad_input(format!(
                 "--baseline {b}: not a value of {axis} in this sweep (values: {})",
                 arms.join(", ")
             )))
@@ -542,10 +543,6 @@ pub fn compare(
     })
 }
 
-fn num(v: f64) -> String {
-    super::summary::fmt_value(v)
-}
-
 /// The audit and the statistics as text for the terminal.
 pub fn render_text(c: &Comparison) -> String {
     use std::fmt::Write;
@@ -603,7 +600,14 @@ pub fn render_text(c: &Comparison) -> String {
         let table_rows: Vec<Vec<String>> = st
             .pairs
             .iter()
-            .map(|p| vec![p.seed.clone(), num(p.a), num(p.b), num(p.b - p.a)])
+            .map(|p| {
+                vec![
+                    p.seed.clone(),
+                    format::value(p.a),
+                    format::value(p.b),
+                    format::value(p.b - p.a),
+                ]
+            })
             .collect();
         for line in crate::table::aligned(&header, &table_rows).lines() {
             let _ = writeln!(s, "  {line}");
@@ -612,12 +616,12 @@ pub fn render_text(c: &Comparison) -> String {
             let _ = writeln!(
                 s,
                 "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
-                num(p.mean_a),
-                num(p.mean_b),
-                num(p.mean_diff),
-                num(p.diff_ci_low),
-                num(p.diff_ci_high),
-                num(p.ratio_of_means)
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means)
             );
             let _ = writeln!(
                 s,
@@ -628,7 +632,7 @@ pub fn render_text(c: &Comparison) -> String {
                 p.prob_improvement,
                 p.prob_improvement_ci_low,
                 p.prob_improvement_ci_high,
-                num(p.sign_test_p)
+                format::value(p.sign_test_p)
             );
             if let Some(w) = &p.warning {
                 let _ = writeln!(s, "  warning: {w}");
@@ -675,16 +679,16 @@ pub fn render_markdown(c: &Comparison) -> String {
                 c.baseline,
                 st.arm,
                 p.n,
-                num(p.mean_a),
-                num(p.mean_b),
-                num(p.mean_diff),
-                num(p.diff_ci_low),
-                num(p.diff_ci_high),
-                num(p.ratio_of_means),
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means),
                 p.wins_b,
                 p.n,
                 p.prob_improvement,
-                num(p.sign_test_p)
+                format::value(p.sign_test_p)
             );
         }
     }

@@ -4,9 +4,17 @@
 //! - [`tables`]: [`tables::collect`] reads every complete run from disk into polars
 //!   tables (`tables/{runs,steps,layers,summary}.parquet`, `summary.csv`, `summary.md`).
 //! - [`summary`]: grouping over seeds and the summary's frame and text.
-//! - [`query`]: SQL over those tables and the output writers.
+//! - [`query`](mod@query): SQL over those tables and the output writers.
+//! - [`compare`]: `resweep compare`'s fairness audit and paired statistics between the
+//!   arms of one setting.
 //! - [`verify`]: `resweep verify`'s checks: run seals and checkpoints, and the tables
 //!   against the run directories.
+//! - `columns` (private): the runs-table column(s) of each run setting, used by both
+//!   [`tables`] and [`summary`].
+//!
+//! Imports go one way: `stats` and `columns` at the bottom, then [`summary`], then
+//! [`tables`], then [`query`](mod@query), [`compare`] and [`verify`].
+mod columns;
 pub mod compare;
 pub mod query;
 pub mod stats;

@@ -15,6 +15,7 @@ use polars::prelude::*;
 use polars::sql::SQLContext;
 
 use super::tables::{table_path, Staged, TABLE_NAMES};
+use crate::format;
 use crate::store::SweepDir;
 
 /// Output format of query results.
@@ -210,35 +211,6 @@ fn write_to<W: Write>(df: &mut DataFrame, format: Format, w: &mut W) -> anyhow::
     Ok(())
 }
 
-/// `v` compactly for reading: up to 6 significant digits, scientific below 1e-4 and from
-/// 1e6 on; integers without a decimal point.
-pub fn fmt_float(v: f64) -> String {
-    if !v.is_finite() {
-        return if v.is_nan() {
-            "NaN".into()
-        } else if v > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e-4..1e6).contains(&a) {
-        crate::config::format_sig(v, 6)
-    } else {
-        let s = format!("{v:.5e}");
-        match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
-        }
-    }
-}
-
 fn fmt_cell(out: &mut String, v: AnyValue<'_>) {
     use std::fmt::Write as _;
     match v {
@@ -246,8 +218,8 @@ fn fmt_cell(out: &mut String, v: AnyValue<'_>) {
         AnyValue::Boolean(b) => out.push_str(if b { "true" } else { "false" }),
         AnyValue::String(s) => out.push_str(s),
         AnyValue::StringOwned(s) => out.push_str(s.as_str()),
-        AnyValue::Float64(f) => out.push_str(&fmt_float(f)),
-        AnyValue::Float32(f) => out.push_str(&fmt_float(f as f64)),
+        AnyValue::Float64(f) => out.push_str(&format::cell(f)),
+        AnyValue::Float32(f) => out.push_str(&format::cell(f as f64)),
         other => {
             let _ = write!(out, "{other}");
         }
@@ -508,7 +480,7 @@ mod tests {
         assert!(lines[0].starts_with("run_id"), "{text}");
         assert!(lines[1].starts_with("---"), "{text}");
         assert!(text.contains("null"), "{text}");
-        assert!(text.contains(&fmt_float(first_loss)), "{text}");
+        assert!(text.contains(&format::cell(first_loss)), "{text}");
         // Same layout as crate::table::aligned on the same cells.
         let header: Vec<String> = df
             .get_column_names()
@@ -552,9 +524,9 @@ mod tests {
             Some(Format::Parquet)
         );
         assert_eq!(Format::from_extension(Path::new("a/b")), None);
-        assert_eq!(fmt_float(1.0 / 3.0), "0.333333");
-        assert_eq!(fmt_float(500.0), "500");
-        assert_eq!(fmt_float(3.0e8), "3e8");
-        assert_eq!(fmt_float(1.234567e-14), "1.23457e-14");
+        assert_eq!(format::cell(1.0 / 3.0), "0.333333");
+        assert_eq!(format::cell(500.0), "500");
+        assert_eq!(format::cell(3.0e8), "3e8");
+        assert_eq!(format::cell(1.234567e-14), "1.23457e-14");
     }
 }

@@ -40,6 +40,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
+use crate::format;
+
 /// Number of bootstrap resamples used by [`summarize`] (and recommended for [`paired`]).
 pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
 
@@ -313,9 +315,9 @@ pub fn paired(a: &[f64], b: &[f64], lower_is_better: bool, seed: u64) -> Result<
         warnings.push(format!(
             "the {}% bootstrap CI of the mean difference (B - A), [{}, {}], contains 0: \
              the data are consistent with no difference between the arms",
-            fmt_level(CI_LEVEL),
-            fmt_num(diff_ci_low),
-            fmt_num(diff_ci_high)
+            format::percent(CI_LEVEL),
+            format::stat(diff_ci_low),
+            format::stat(diff_ci_high)
         ));
     }
     for (name, xs) in [("A", a), ("B", b)] {
@@ -561,26 +563,6 @@ fn bootstrap_percentile(
         quantile_sorted(&stats, alpha / 2.0),
         quantile_sorted(&stats, 1.0 - alpha / 2.0),
     )
-}
-
-/// A level as a percentage without trailing zeros: 0.95 → "95", 0.975 → "97.5".
-fn fmt_level(level: f64) -> String {
-    let s = format!("{:.2}", level * 100.0);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
-
-/// About four significant digits, switching to scientific notation for very small or very
-/// large magnitudes.
-fn fmt_num(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let mag = x.abs().log10().floor() as i32;
-    if (-3..6).contains(&mag) {
-        format!("{:.*}", (3 - mag).max(0) as usize, x)
-    } else {
-        format!("{x:.3e}")
-    }
 }
 
 #[cfg(test)]
@@ -948,11 +930,11 @@ mod tests {
 
     #[test]
     fn formatting_helpers() {
-        assert_eq!(fmt_level(0.95), "95");
-        assert_eq!(fmt_level(0.975), "97.5");
-        assert_eq!(fmt_num(0.123456), "0.1235");
-        assert_eq!(fmt_num(-12.5), "-12.50");
-        assert_eq!(fmt_num(0.0), "0");
-        assert_eq!(fmt_num(1.5e-5), "1.500e-5");
+        assert_eq!(format::percent(0.95), "95");
+        assert_eq!(format::percent(0.975), "97.5");
+        assert_eq!(format::stat(0.123456), "0.1235");
+        assert_eq!(format::stat(-12.5), "-12.50");
+        assert_eq!(format::stat(0.0), "0");
+        assert_eq!(format::stat(1.5e-5), "1.500e-5");
     }
 }

@@ -188,7 +188,7 @@ pub(crate) fn summary_frame(
         .collect();
     let mut columns = Vec::new();
     for name in group_by {
-        columns.extend(super::tables::setting_columns(name, &configs)?);
+        columns.extend(super::columns::setting_columns(name, &configs)?);
     }
     let f = |name: &str, get: fn(&Summary) -> f64| -> Column {
         Column::new(
@@ -221,32 +221,9 @@ pub(crate) fn summary_frame(
     Ok(DataFrame::new(rows.len(), columns)?)
 }
 
-/// `v` with 4 significant digits, scientific outside [1e-3, 1e5): `0.3333`, `15.02`,
-/// `3.012e8`, `1.2e-14`; `NaN`, `inf`, `-inf` as such.
-pub fn fmt_value(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e-3..1e5).contains(&a) {
-        crate::config::format_sig(v, 4)
-    } else {
-        let s = format!("{v:.3e}");
-        // Trim zeros of the mantissa: 1.200e-14 -> 1.2e-14.
-        match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
-        }
-    }
-}
+/// Summary statistics as text: [`crate::format::value`] (kept under this name for the
+/// report's callers).
+pub use crate::format::value as fmt_value;
 
 fn mean_std(s: &Summary) -> String {
     if s.std.is_nan() {
@@ -302,7 +279,7 @@ fn human_rows(group_by: &[String], rows: &[SummaryRow]) -> (Vec<String>, Vec<Vec
 }
 
 fn ci_percent() -> String {
-    crate::config::format_number(stats::CI_LEVEL * 100.0)
+    crate::format::compact(stats::CI_LEVEL * 100.0)
 }
 
 /// The summary as aligned text for the terminal.

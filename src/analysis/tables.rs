@@ -72,6 +72,7 @@ use anyhow::Context as _;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::columns::setting_columns;
 use super::summary::{self, Group, SummaryRow};
 use crate::config::{RunConfig, SETTING_NAMES};
 use crate::experiment::{LayerRecord, StepRecord};
@@ -199,7 +200,7 @@ pub fn summary_markdown(c: &Collected) -> String {
          {}% CI: percentile bootstrap of the mean ({} resamples).\n\n{}",
         c.sweep_name,
         c.status_line(),
-        crate::config::format_number(super::stats::CI_LEVEL * 100.0),
+        crate::format::compact(super::stats::CI_LEVEL * 100.0),
         super::stats::BOOTSTRAP_RESAMPLES,
         summary::render_markdown(&c.group_by, &c.summary_rows)
     )
@@ -384,70 +385,6 @@ fn load_run(dir: &SweepDir, id: &str) -> Loaded {
         Ok(run) => Loaded::Complete(Box::new(run)),
         Err(damage) => Loaded::Incomplete(RunStatus::Damaged { damage }),
     }
-}
-
-/// Typed column(s) of one setting for these configs, named as in `runs.parquet`
-/// (`init_scale` gives `init_scale` f64 and `init_scale_expr` str).
-pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result<Vec<Column>> {
-    let int = |get: fn(&RunConfig) -> usize| -> Vec<Column> {
-        vec![Column::new(
-            name.into(),
-            cfgs.iter().map(|c| get(c) as i64).collect::<Vec<i64>>(),
-        )]
-    };
-    let float = |get: fn(&RunConfig) -> f64| -> Vec<Column> {
-        vec![Column::new(
-            name.into(),
-            cfgs.iter().map(|c| get(c)).collect::<Vec<f64>>(),
-        )]
-    };
-    Ok(match name {
-        "depth" => int(|c| c.depth),
-        "width" => int(|c| c.width),
-        "batch_size" => int(|c| c.batch_size),
-        "steps" => int(|c| c.steps),
-        "eval_size" => int(|c| c.eval_size),
-        "eval_every" => int(|c| c.eval_every),
-        "probe_every" => int(|c| c.probe_every),
-        "residual" => vec![Column::new(
-            name.into(),
-            cfgs.iter().map(|c| c.residual).collect::<Vec<bool>>(),
-        )],
-        "init_scale" => vec![
-            Column::new(
-                "init_scale".into(),
-                cfgs.iter()
-                    .map(|c| c.init_scale_value())
-                    .collect::<Vec<f64>>(),
-            ),
-            Column::new(
-                "init_scale_expr".into(),
-                cfgs.iter()
-                    .map(|c| c.init_scale.label())
-                    .collect::<Vec<String>>(),
-            ),
-        ],
-        "seed" => {
-            let seeds = cfgs
-                .iter()
-                .map(|c| {
-                    i64::try_from(c.seed).map_err(|_| {
-                        anyhow::anyhow!("seed {} does not fit the tables' i64", c.seed)
-                    })
-                })
-                .collect::<anyhow::Result<Vec<i64>>>()?;
-            vec![Column::new(name.into(), seeds)]
-        }
-        "optimizer" => vec![Column::new(
-            name.into(),
-            cfgs.iter()
-                .map(|c| c.optimizer.as_str())
-                .collect::<Vec<&str>>(),
-        )],
-        "lr" => float(|c| c.lr),
-        "momentum" => float(|c| c.momentum),
-        other => anyhow::bail!("internal error: no column for setting `{other}`"),
-    })
 }
 
 /// The `runs.parquet` frame (see the module documentation), in the order given.

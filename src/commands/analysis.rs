@@ -1,7 +1,7 @@
 //! `resweep aggregate`, `resweep query` and `resweep compare`: everything that reads a
 //! sweep directory's stored runs.
 
-use super::{bad_input, Exit};
+use super::{bad_diagnostic, bad_input, Exit};
 use crate::analysis::{self, compare, tables, Format};
 use crate::cli::{CompareArgs, DirArgs, QueryArgs};
 use crate::store::SweepDir;
@@ -15,7 +15,7 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
     let sweep_dir = match dir {
         Some(p) if p.is_dir() => p.to_path_buf(),
         Some(p) if p.is_file() => {
-            let spec = SweepSpec::from_file(p).map_err(|e| bad_input(e.to_string()))?;
+            let spec = SweepSpec::from_file(p).map_err(|e| bad_diagnostic(e.to_string()))?;
             runs_dir.join(spec.name)
         }
         Some(p) => {
@@ -176,7 +176,8 @@ fn comparison(dir: &SweepDir, spec: &compare::CompareSpec) -> anyhow::Result<com
         let _tables = dir.lock_tables(true)?;
         analysis::collect(dir)?.runs
     };
-    let frozen = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_input(e.to_string()))?;
+    let frozen =
+        SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_diagnostic(e.to_string()))?;
     compare::compare(&df, &frozen.axis_names(), spec)
 }
 

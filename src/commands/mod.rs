@@ -1,32 +1,16 @@
 //! The commands behind the CLI: each takes its parsed arguments, does its work through the
-//! library and prints its human output. `main.rs` only dispatches and maps errors.
+//! library and prints its human output. [`Exit::code`] and [`failure`] turn what a command
+//! returns into the process's exit code and error message; `main.rs` only dispatches.
 
 pub mod analysis;
 pub mod bench;
 pub mod run;
 pub mod slurm;
+pub mod status;
 pub mod train;
 pub mod verify;
 
-use std::fmt;
-
-/// An error in what the user asked for (bad flags, bad sweep file, impossible values):
-/// exit code 2, and nothing was written.
-#[derive(Debug)]
-pub struct BadInput(pub String);
-
-impl fmt::Display for BadInput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BadInput {}
-
-/// Shorthand: a [`BadInput`] as an `anyhow::Error`.
-pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
-    BadInput(msg.into()).into()
-}
+pub use crate::error::{bad_diagnostic, bad_input, BadInput};
 
 /// What a successful command asks the process to exit with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,6 +21,26 @@ pub enum Exit {
     Interrupted,
     /// Finished, but some runs failed (or `--strict` found a problem): exit code 1.
     SomeFailed,
+}
+
+impl Exit {
+    /// The process exit code: 0, 130 or 1.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Ok => 0,
+            Exit::Interrupted => 130,
+            Exit::SomeFailed => 1,
+        }
+    }
+}
+
+/// What a failed command prints and exits with: a [`BadInput`] as its diagnostic with
+/// exit code 2, anything else as `error: ` and the whole cause chain with exit code 1.
+pub fn failure(e: &anyhow::Error) -> (String, u8) {
+    match e.downcast_ref::<BadInput>() {
+        Some(bad) => (bad.diagnostic(), 2),
+        None => (format!("error: {e:#}"), 1),
+    }
 }
 
 /// Pins candle's math to the calling thread: matrix products (gemm, sized by

@@ -1,7 +1,7 @@
 //! `resweep run` and `resweep plan`: load a sweep, reconcile it with what is on disk, and
 //! execute (or show) its runs.
 
-use super::{bad_input, Exit};
+use super::{bad_diagnostic, bad_input, Exit};
 use crate::cli::{PlanArgs, RunArgs, SweepArgs};
 use crate::config::RunConfig;
 use crate::runner::{self, reporter, EventSink, ExecOptions};
@@ -46,7 +46,7 @@ pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
     let file = if path.is_dir() {
         let frozen = path.join("sweep.toml");
         if !frozen.is_file() {
-            return Err(bad_input(format!(
+            return Err(bad_diagnostic(format!(
                 "error: {} is a directory without sweep.toml\n  help: pass a sweep file (e.g. sweeps/depth.toml) or a sweep directory under runs/",
                 path.display()
             )));
@@ -55,13 +55,13 @@ pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
     } else {
         path.to_path_buf()
     };
-    SweepSpec::from_file(&file).map_err(|e| bad_input(e.to_string()))
+    SweepSpec::from_file(&file).map_err(|e| bad_diagnostic(e.to_string()))
 }
 
 /// Loads, expands and reconciles a sweep with its directory. Writes nothing.
 pub fn load(args: &SweepArgs, force: bool) -> anyhow::Result<Loaded> {
     let spec = load_spec(args.sweep.as_deref())?;
-    let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
+    let runs = spec.expand().map_err(|e| bad_diagnostic(e.to_string()))?;
     let dir = SweepDir::new(&args.runs_dir, &spec.name);
     let frozen = dir.frozen_sweep();
     if frozen.is_file() {
@@ -91,7 +91,7 @@ pub fn load(args: &SweepArgs, force: bool) -> anyhow::Result<Loaded> {
                     )
                 })
                 .collect();
-            return Err(bad_input(format!(
+            return Err(bad_diagnostic(format!(
                 "error: sweep `{}` was first run with other fixed settings, so its old runs would not be comparable with new ones:\n{}\n  help: give the sweep a new `name`, or pass --force to run it into the same directory anyway",
                 spec.name,
                 details.join("\n")

@@ -1,16 +1,16 @@
-//! `resweep slurm` (a sweep as a Slurm job array plus a dependent aggregation job) and
-//! `resweep status` (progress across every shard and process).
+//! `resweep slurm`: a sweep as a Slurm job array plus a dependent aggregation job
+//! (`resweep status` shows its progress).
 //!
 //! resweep does not distribute work itself: each array task runs `resweep run --shard
 //! i/N` into the shared runs directory. Shards are disjoint, each run is locked by the
 //! process training it and complete runs are skipped, so resubmitting the same scripts
 //! after a failure or a preemption resumes the sweep and never redoes finished runs.
 
-use super::run::{load, load_spec};
+use super::run::load;
 use super::{bad_input, Exit};
-use crate::cli::{DirArgs, SlurmArgs};
+use crate::cli::SlurmArgs;
 use crate::runner::shard;
-use crate::store::{write_atomic, RunStatus, SweepDir};
+use crate::store::{write_atomic, SweepDir};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::process::Command;
@@ -25,7 +25,7 @@ pub struct SlurmPlan {
 }
 
 /// Runs per shard, given every run's shard (as [`shard::assign`] gives them).
-fn shard_sizes(shard_of: &[usize], tasks: usize) -> Vec<usize> {
+pub(super) fn shard_sizes(shard_of: &[usize], tasks: usize) -> Vec<usize> {
     let mut sizes = vec![0; tasks];
     for &k in shard_of {
         sizes[k] += 1;
@@ -188,86 +188,6 @@ pub fn slurm(a: &SlurmArgs) -> anyhow::Result<Exit> {
             "  sbatch --dependency=afterany:$array {}",
             sh_quote(&aggregate_path.display().to_string())
         );
-    }
-    Ok(Exit::Ok)
-}
-
-/// Runs `resweep status`.
-pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
-    let dir = super::analysis::resolve(a.dir.as_deref(), &a.runs_dir)?;
-    let spec = load_spec(Some(dir.root()))?;
-    let runs = spec.expand().map_err(|e| bad_input(e.to_string()))?;
-    let plan: Option<SlurmPlan> = std::fs::read_to_string(dir.slurm_plan())
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let tasks = plan.as_ref().map_or(1, |p| p.tasks);
-    let shard_of = shard::assign(&runs, tasks);
-    // runs, done, diverged, partial, pending, failed, damaged
-    let mut rows: Vec<[usize; 7]> = shard_sizes(&shard_of, tasks)
-        .into_iter()
-        .map(|runs| [runs, 0, 0, 0, 0, 0, 0])
-        .collect();
-    let (mut steps_done, mut steps_total) = (0usize, 0usize);
-    let mut failures = Vec::new();
-    for (cfg, &k) in runs.iter().zip(&shard_of) {
-        let status = dir.run(&cfg.run_id()).status();
-        let row = &mut rows[k];
-        steps_total += cfg.steps;
-        steps_done += status.steps_done(cfg.steps);
-        match status {
-            RunStatus::Done { diverged } => row[if diverged { 2 } else { 1 }] += 1,
-            RunStatus::Partial { .. } => row[3] += 1,
-            RunStatus::Pending => row[4] += 1,
-            RunStatus::Failed { reason } => {
-                row[5] += 1;
-                failures.push(format!("failed: {}: {reason}", cfg.run_id()));
-            }
-            RunStatus::Damaged { damage } => {
-                row[6] += 1;
-                failures.push(format!("damaged: {}: {damage}", cfg.run_id()));
-            }
-        }
-    }
-    let header: Vec<String> = [
-        "shard", "runs", "done", "diverged", "partial", "pending", "failed", "damaged",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let mut table: Vec<Vec<String>> = rows
-        .iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let mut v = vec![if plan.is_some() {
-                format!("{k}/{tasks}")
-            } else {
-                "all".into()
-            }];
-            v.extend(r.iter().map(|x| x.to_string()));
-            v
-        })
-        .collect();
-    if tasks > 1 {
-        let mut total = vec!["total".to_string()];
-        total.extend((0..7).map(|c| rows.iter().map(|r| r[c]).sum::<usize>().to_string()));
-        table.push(total);
-    }
-    crate::out!("{}", crate::table::aligned(&header, &table));
-    let complete: usize = rows.iter().map(|r| r[1] + r[2]).sum();
-    crate::outln!(
-        "\nsweep `{}`: {complete} of {} runs complete, {:.1}% of training steps done",
-        spec.name,
-        runs.len(),
-        100.0 * steps_done as f64 / steps_total.max(1) as f64
-    );
-    for f in failures.iter().take(10) {
-        crate::outln!("{f}");
-    }
-    if failures.len() > 10 {
-        crate::outln!("... and {} more", failures.len() - 10);
-    }
-    if let Some(logs) = plan.map(|_| dir.slurm_logs()) {
-        crate::outln!("task logs: {}", logs.display());
     }
     Ok(Exit::Ok)
 }

@@ -1,11 +1,12 @@
 //! `resweep train`: one configuration from flags.
 
 use super::{bad_input, Exit};
-use crate::cli::TrainArgs;
-use crate::config::{format_sig, InitScale, RunConfig};
+use crate::cli::{FlagValue, TrainArgs};
+use crate::config::RunConfig;
 use crate::experiment::{
     Collect, Ending, Fingerprints, LayerRecord, RunMetrics, StepRecord, Trainer,
 };
+use crate::format;
 use crate::runner::{job, EventSink, RunOutcome};
 use crate::store::RunDir;
 use serde::Serialize;
@@ -26,27 +27,22 @@ struct TrainRecord<'a> {
     layers: &'a [LayerRecord],
 }
 
-/// Builds the configuration from flags; bad values are [`super::BadInput`].
+/// Builds the configuration from flags; bad values are [`super::BadInput`]: a flag
+/// that does not read as its setting's kind (`--init-scale: ...`), or a value no run can
+/// have (`--batch-size = 0 is impossible ...`).
 pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<RunConfig> {
-    let cfg = RunConfig {
-        depth: a.depth,
-        width: a.width,
-        residual: a.residual,
-        init_scale: InitScale::parse(&a.init_scale)
-            .map_err(|e| bad_input(format!("--init-scale: {e}")))?,
-        seed: a.seed,
-        optimizer: a
-            .optimizer
-            .parse()
-            .map_err(|e| bad_input(format!("--optimizer: {e}")))?,
-        lr: a.lr,
-        momentum: a.momentum,
-        batch_size: a.batch_size,
-        steps: a.steps,
-        eval_size: a.eval_size,
-        eval_every: a.eval_every,
-        probe_every: a.probe_every,
-    };
+    let mut cfg = RunConfig::default();
+    for (setting, flag) in &a.settings.values {
+        let value = match flag {
+            FlagValue::Typed(v) => v.clone(),
+            FlagValue::Text(text) => setting
+                .kind
+                .parse_text(text)
+                .map_err(|e| bad_input(format!("--{}: {e}", setting.flag())))?,
+        };
+        (setting.set)(&mut cfg, &value)
+            .map_err(|e| bad_input(format!("--{}: {e}", setting.flag())))?;
+    }
     cfg.validate()
         .map_err(|e| bad_input(format!("--{}", e.replacen('_', "-", 1))))?;
     Ok(cfg)
@@ -124,14 +120,6 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn num(v: Option<f64>) -> String {
-    match v {
-        Some(x) if x != 0.0 && (x.abs() >= 1e4 || x.abs() < 1e-3) => format!("{x:.3e}"),
-        Some(x) => format!("{x:.4}"),
-        None => "n/a".into(),
-    }
-}
-
 /// The compact human summary of one run.
 pub fn human_summary(
     cfg: &RunConfig,
@@ -150,7 +138,7 @@ pub fn human_summary(
         cfg.depth,
         cfg.width,
         cfg.init_scale,
-        format_sig(cfg.init_scale_value(), 4),
+        format::sig(cfg.init_scale_value(), 4),
         cfg.seed,
         cfg.run_id()
     );
@@ -172,32 +160,32 @@ pub fn human_summary(
     let _ = writeln!(
         s,
         "  train loss    {} -> {}  (mean of last 10 steps)",
-        num(m.initial_train_loss),
-        num(m.final_train_loss)
+        format::metric(m.initial_train_loss),
+        format::metric(m.final_train_loss)
     );
     let _ = writeln!(
         s,
         "  eval loss     {} -> {}  (best {}, final/initial {})",
-        num(m.initial_eval_loss),
-        num(m.final_eval_loss),
-        num(m.best_eval_loss),
-        num(m.loss_reduction)
+        format::metric(m.initial_eval_loss),
+        format::metric(m.final_eval_loss),
+        format::metric(m.best_eval_loss),
+        format::metric(m.loss_reduction)
     );
     let _ = writeln!(
         s,
         "  grad norm     layer 1: {} -> {}   layer {}: {} -> {}",
-        num(m.grad_norm_first_init),
-        num(m.grad_norm_first_final),
+        format::metric(m.grad_norm_first_init),
+        format::metric(m.grad_norm_first_final),
         cfg.depth,
-        num(m.grad_norm_last_init),
-        num(m.grad_norm_last_final)
+        format::metric(m.grad_norm_last_init),
+        format::metric(m.grad_norm_last_final)
     );
     let _ = writeln!(
         s,
         "  act std       layer {}: {} -> {}",
         cfg.depth,
-        num(m.act_std_last_init),
-        num(m.act_std_last_final)
+        format::metric(m.act_std_last_init),
+        format::metric(m.act_std_last_final)
     );
     let _ = writeln!(
         s,
@@ -210,4 +198,107 @@ pub fn human_summary(
         steps_recorded as f64 / wall.max(1e-9)
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn config(flags: &[&str]) -> anyhow::Result<RunConfig> {
+        let args = ["resweep", "train"].iter().chain(flags);
+        match Cli::try_parse_from(args)?.command {
+            Some(Command::Train(a)) => config_from_args(&a),
+            other => panic!("not train: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_give_the_recorded_ids() {
+        // Ids recorded from `resweep train --json` before the flags were generated from
+        // the settings' declarations.
+        let id = |flags: &[&str]| config(flags).unwrap().run_id();
+        assert_eq!(config(&[]).unwrap(), RunConfig::default());
+        assert_eq!(
+            id(&[
+                "--depth",
+                "3",
+                "--width",
+                "8",
+                "--steps",
+                "5",
+                "--eval-size",
+                "16"
+            ]),
+            "d3-plain-s0.577-seed0-1f467e7a"
+        );
+        assert_eq!(
+            id(&[
+                "--depth",
+                "4",
+                "--width",
+                "8",
+                "--steps",
+                "6",
+                "--residual",
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.02",
+                "--momentum",
+                "0.8",
+                "--seed",
+                "9",
+                "--init-scale",
+                "0.7",
+                "--batch-size",
+                "8",
+                "--eval-size",
+                "32",
+                "--eval-every",
+                "2",
+                "--probe-every",
+                "3",
+            ]),
+            "d4-res-s0.7-seed9-dc546cdb"
+        );
+        assert_eq!(
+            id(&[
+                "--depth",
+                "2",
+                "--width",
+                "4",
+                "--steps",
+                "3",
+                "--init-scale",
+                "1/depth",
+                "--lr",
+                "5e-4",
+                "--eval-size",
+                "8",
+            ]),
+            "d2-plain-s0.5-seed0-8a1ba49d"
+        );
+    }
+
+    #[test]
+    fn bad_flags_are_bad_input_naming_the_flag() {
+        let bad = |flags: &[&str]| {
+            let e = config(flags).unwrap_err();
+            let (message, code) = crate::commands::failure(&e);
+            assert_eq!(code, 2, "{message}");
+            message
+        };
+        assert_eq!(
+            bad(&["--batch-size", "0"]),
+            "error: --batch-size = 0 is impossible: it must be at least 1"
+        );
+        assert!(bad(&["--init-scale", "1/log(depth)"]).starts_with("error: --init-scale: "));
+        assert_eq!(
+            bad(&["--optimizer", "rmsprop"]),
+            "error: --optimizer: unknown optimizer \"rmsprop\": expected \"adam\" or \"sgd\""
+        );
+        assert!(bad(&["--lr", "-1"]).starts_with("error: --lr = -1 is impossible"));
+    }
 }

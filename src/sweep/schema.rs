@@ -14,8 +14,8 @@ use toml::Spanned;
 
 use super::error::{did_you_mean, Ctx, Pos, Problem, SweepError};
 use super::value::{
-    check_alone, found, setting_info, setting_names, typed, AxisValue, Kind, SettingInfo,
-    EXECUTION_KEYS, FIXED_TABLES, SETTINGS,
+    check_alone, found, setting_info, setting_names, typed, AxisValue, Kind, Setting,
+    EXECUTION_KEYS, FIXED_TABLES,
 };
 use super::MAX_POINTS;
 use crate::config::RunConfig;
@@ -513,7 +513,7 @@ fn unknown_key(ctx: &Ctx, key: &Key, place: &str, fixed_table: Option<&str>) -> 
                 Some("execution") => "[execution] holds checkpoint_every and vectorize".to_string(),
                 Some(t) => format!(
                     "[{t}] holds {}",
-                    SETTINGS
+                    crate::config::SETTINGS
                         .iter()
                         .filter(|s| s.table == t)
                         .map(|s| s.name)
@@ -661,7 +661,7 @@ fn read_include(ctx: &Ctx, span: &Range<usize>, table: &DeTable) -> Result<Inclu
 }
 
 /// Reads one value of a setting, located at the value.
-fn read_value(ctx: &Ctx, info: &SettingInfo, value: &Val) -> Result<AxisValue, SweepError> {
+fn read_value(ctx: &Ctx, info: &Setting, value: &Val) -> Result<AxisValue, SweepError> {
     let v = to_toml(ctx, info.name, value)?;
     typed(info, &v).map_err(|p| ctx.error(&value.span(), Some(info.name), p))
 }
@@ -733,7 +733,7 @@ fn read_values(
 /// `{ start, stop [, step] }` (stop inclusive).
 fn read_range(
     ctx: &Ctx,
-    info: &SettingInfo,
+    info: &Setting,
     value: &Val,
     table: &DeTable,
 ) -> Result<Vec<AxisValue>, SweepError> {

@@ -456,9 +456,9 @@ fn apply_setting_for_flags() {
 
 #[test]
 fn every_setting_has_a_home() {
-    let names: Vec<&str> = value::SETTINGS.iter().map(|s| s.name).collect();
+    let names: Vec<&str> = crate::config::SETTINGS.iter().map(|s| s.name).collect();
     assert_eq!(names, SETTING_NAMES);
-    for s in value::SETTINGS {
+    for s in crate::config::SETTINGS {
         assert!(value::FIXED_TABLES.contains(&s.table));
         // Each example is a valid value, and each setting reads back what it wrote.
         let v: toml::Value = s.example.parse().unwrap();
@@ -1011,4 +1011,240 @@ fn names_must_be_directory_names() {
     for ok in ["a", "distant_identity", "v1.2-b", "A_b.c-d"] {
         assert_eq!(parse(&format!("name = \"{ok}\"\n")).name, ok);
     }
+}
+
+/// Run ids recorded from the build before the settings were declared in one place: the
+/// default sweep, `sweeps/depth.toml`, a sweep that moves every setting away from its
+/// default, and three `resweep train` flag combinations. Ids name run directories on
+/// disk, so they must never change.
+mod recorded_ids {
+    pub const DEFAULT_SWEEP: &[&str] = &[
+        "d20-plain-s0.224-seed0-65cea880",
+        "d20-plain-s1-seed0-22147f44",
+        "d20-res-s0.224-seed0-423c4205",
+        "d20-res-s1-seed0-1904c93b",
+        "d20-plain-s0.224-seed1-e4462cc0",
+        "d20-plain-s1-seed1-b0526c40",
+        "d20-res-s0.224-seed1-d7df7f6a",
+        "d20-res-s1-seed1-30aed4a4",
+        "d20-plain-s0.224-seed2-7bbe67bb",
+        "d20-plain-s1-seed2-b778afd6",
+        "d20-res-s0.224-seed2-98175b1a",
+        "d20-res-s1-seed2-74b735f9",
+        "d20-plain-s0.224-seed3-7957ae17",
+        "d20-plain-s1-seed3-da542506",
+        "d20-res-s0.224-seed3-c2c032ea",
+        "d20-res-s1-seed3-f6e06661",
+        "d20-plain-s0.224-seed4-06c2ec2c",
+        "d20-plain-s1-seed4-5b312b5a",
+        "d20-res-s0.224-seed4-dda9d97c",
+        "d20-res-s1-seed4-cf23481c",
+        "d20-plain-s0.224-seed5-973b2030",
+        "d20-plain-s1-seed5-6de3cad3",
+        "d20-res-s0.224-seed5-a2b1af8c",
+        "d20-res-s1-seed5-6f1be6a3",
+        "d20-plain-s0.224-seed6-e92b63f1",
+        "d20-plain-s1-seed6-a3ae9466",
+        "d20-res-s0.224-seed6-622d68f0",
+        "d20-res-s1-seed6-845dab28",
+        "d20-plain-s0.224-seed7-e1a0aef1",
+        "d20-plain-s1-seed7-bd168b9c",
+        "d20-res-s0.224-seed7-eb41f1f1",
+        "d20-res-s1-seed7-5e187d16",
+        "d20-plain-s0.224-seed8-26ee213d",
+        "d20-plain-s1-seed8-30c2b6a3",
+        "d20-res-s0.224-seed8-8be1edc5",
+        "d20-res-s1-seed8-ce66825a",
+        "d20-plain-s0.224-seed9-493b6916",
+        "d20-plain-s1-seed9-46ea3634",
+        "d20-res-s0.224-seed9-17f96052",
+        "d20-res-s1-seed9-30236633",
+    ];
+
+    pub const DEPTH_SWEEP: &[&str] = &[
+        "d2-plain-s0.707-seed0-9fa3c843",
+        "d2-res-s0.707-seed0-6928279f",
+        "d5-plain-s0.447-seed0-0855be40",
+        "d5-res-s0.447-seed0-66fbbb75",
+        "d10-plain-s0.316-seed0-b316d5a3",
+        "d10-res-s0.316-seed0-73f5d410",
+        "d20-plain-s0.224-seed0-65cea880",
+        "d20-res-s0.224-seed0-423c4205",
+        "d30-plain-s0.183-seed0-81d00aa9",
+        "d30-res-s0.183-seed0-73f62cde",
+        "d40-plain-s0.158-seed0-c973eb6b",
+        "d40-res-s0.158-seed0-1041a390",
+        "d50-plain-s0.141-seed0-2b021078",
+        "d50-res-s0.141-seed0-72763d4e",
+        "d2-plain-s0.707-seed1-9d21d707",
+        "d2-res-s0.707-seed1-fc89c56e",
+        "d5-plain-s0.447-seed1-7f27d98d",
+        "d5-res-s0.447-seed1-b9b4eb5a",
+        "d10-plain-s0.316-seed1-fd318ac7",
+        "d10-res-s0.316-seed1-5d29b46e",
+        "d20-plain-s0.224-seed1-e4462cc0",
+        "d20-res-s0.224-seed1-d7df7f6a",
+        "d30-plain-s0.183-seed1-9760dc17",
+        "d30-res-s0.183-seed1-e7867151",
+        "d40-plain-s0.158-seed1-33e8a9bf",
+        "d40-res-s0.158-seed1-a8078c01",
+        "d50-plain-s0.141-seed1-b5a933b5",
+        "d50-res-s0.141-seed1-6e53975d",
+        "d2-plain-s0.707-seed2-e6f0c6bd",
+        "d2-res-s0.707-seed2-b573cb98",
+        "d5-plain-s0.447-seed2-bd4d4ca7",
+        "d5-res-s0.447-seed2-494ce2b0",
+        "d10-plain-s0.316-seed2-a32b35ab",
+        "d10-res-s0.316-seed2-172b3ddb",
+        "d20-plain-s0.224-seed2-7bbe67bb",
+        "d20-res-s0.224-seed2-98175b1a",
+        "d30-plain-s0.183-seed2-db34518e",
+        "d30-res-s0.183-seed2-867a2771",
+        "d40-plain-s0.158-seed2-051cc950",
+        "d40-res-s0.158-seed2-da9457a0",
+        "d50-plain-s0.141-seed2-09afab9a",
+        "d50-res-s0.141-seed2-30ae02f8",
+        "d2-plain-s0.707-seed3-27ba6361",
+        "d2-res-s0.707-seed3-eea9e480",
+        "d5-plain-s0.447-seed3-52fc38cb",
+        "d5-res-s0.447-seed3-dce56a25",
+        "d10-plain-s0.316-seed3-82921ea6",
+        "d10-res-s0.316-seed3-a7eca3f5",
+        "d20-plain-s0.224-seed3-7957ae17",
+        "d20-res-s0.224-seed3-c2c032ea",
+        "d30-plain-s0.183-seed3-eb73db0c",
+        "d30-res-s0.183-seed3-6629a4ef",
+        "d40-plain-s0.158-seed3-9bc87e76",
+        "d40-res-s0.158-seed3-79971dff",
+        "d50-plain-s0.141-seed3-73b6149c",
+        "d50-res-s0.141-seed3-c30015cd",
+        "d2-plain-s0.707-seed4-b9aa9d4b",
+        "d2-res-s0.707-seed4-7be24ad9",
+        "d5-plain-s0.447-seed4-a12b44f7",
+        "d5-res-s0.447-seed4-6b184c81",
+        "d10-plain-s0.316-seed4-b4d449f7",
+        "d10-res-s0.316-seed4-2e9c5f2b",
+        "d20-plain-s0.224-seed4-06c2ec2c",
+        "d20-res-s0.224-seed4-dda9d97c",
+        "d30-plain-s0.183-seed4-f81defdd",
+        "d30-res-s0.183-seed4-7854c22d",
+        "d40-plain-s0.158-seed4-ebc0a33c",
+        "d40-res-s0.158-seed4-0f8f9a40",
+        "d50-plain-s0.141-seed4-0fab40b3",
+        "d50-res-s0.141-seed4-f3199f06",
+    ];
+
+    pub const ODD_SWEEP: &[&str] = &[
+        "d3-plain-s0.5-seed0-da391224",
+        "d3-plain-s0.5-seed0-1e611592",
+        "d3-plain-s0.333-seed0-314ac45b",
+        "d3-plain-s0.333-seed0-e87a5fa5",
+        "d3-plain-s0.408-seed0-9dd934c1",
+        "d3-plain-s0.408-seed0-03cb5bdd",
+        "d7-plain-s0.5-seed0-7ef52eff",
+        "d7-plain-s0.5-seed0-5ae6d561",
+        "d7-plain-s0.143-seed0-bf4cf166",
+        "d7-plain-s0.143-seed0-02b714d0",
+        "d7-plain-s0.267-seed0-52fc2d96",
+        "d7-plain-s0.267-seed0-1e85f375",
+        "d3-plain-s0.5-seed11-ea0606cf",
+        "d3-plain-s0.5-seed11-6be49a66",
+        "d3-plain-s0.333-seed11-29832e00",
+        "d3-plain-s0.333-seed11-fa8c9703",
+        "d3-plain-s0.408-seed11-64f0dae9",
+        "d3-plain-s0.408-seed11-b9447e5b",
+        "d7-plain-s0.5-seed11-b5586621",
+        "d7-plain-s0.5-seed11-a705261e",
+        "d7-plain-s0.143-seed11-dc70c300",
+        "d7-plain-s0.143-seed11-00ebb6cc",
+        "d7-plain-s0.267-seed11-0b961ed4",
+        "d7-plain-s0.267-seed11-8a16a5f3",
+    ];
+
+    pub const ODD_SWEEP_TOML: &str = r#"name = "odd"
+
+[model]
+width = 16
+
+[train]
+optimizer = "sgd"
+momentum = 0.5
+batch_size = 32
+steps = 120
+
+[task]
+eval_size = 256
+
+[probe]
+eval_every = 10
+probe_every = 30
+
+[grid]
+depth = [3, 7]
+init_scale = [0.5, "1/depth", "0.5*sqrt(2/depth)"]
+lr = [1e-2, 0.05]
+seed = [0, 11]
+"#;
+}
+
+#[test]
+fn ids_of_existing_runs_never_change() {
+    use recorded_ids::*;
+    let ids = |spec: SweepSpec| -> Vec<String> {
+        spec.expand()
+            .unwrap()
+            .iter()
+            .map(RunConfig::run_id)
+            .collect()
+    };
+    assert_eq!(ids(SweepSpec::default_sweep()), DEFAULT_SWEEP);
+    let depth = SweepSpec::parse(include_str!("../../sweeps/depth.toml"), "depth.toml").unwrap();
+    assert_eq!(ids(depth), DEPTH_SWEEP);
+    assert_eq!(ids(parse(ODD_SWEEP_TOML)), ODD_SWEEP);
+    // `resweep train` with the flags below (the rest at their defaults).
+    let train = |flags: &[(&str, &str)]| {
+        let mut c = RunConfig::default();
+        for (k, v) in flags {
+            apply_setting_text(&mut c, k, v).unwrap();
+        }
+        c.run_id()
+    };
+    assert_eq!(
+        train(&[
+            ("depth", "3"),
+            ("width", "8"),
+            ("steps", "5"),
+            ("eval_size", "16")
+        ]),
+        "d3-plain-s0.577-seed0-1f467e7a"
+    );
+    assert_eq!(
+        train(&[
+            ("depth", "4"),
+            ("width", "8"),
+            ("steps", "6"),
+            ("residual", "true"),
+            ("optimizer", "sgd"),
+            ("lr", "0.02"),
+            ("momentum", "0.8"),
+            ("seed", "9"),
+            ("init_scale", "0.7"),
+            ("batch_size", "8"),
+            ("eval_size", "32"),
+            ("eval_every", "2"),
+            ("probe_every", "3"),
+        ]),
+        "d4-res-s0.7-seed9-dc546cdb"
+    );
+    assert_eq!(
+        train(&[
+            ("depth", "2"),
+            ("width", "4"),
+            ("steps", "3"),
+            ("init_scale", "1/depth"),
+            ("lr", "5e-4"),
+            ("eval_size", "8"),
+        ]),
+        "d2-plain-s0.5-seed0-8a1ba49d"
+    );
 }

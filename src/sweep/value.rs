@@ -1,68 +1,12 @@
-//! The settings of a run as a sweep file names them: which exist, which table each
-//! belongs to, their typed values ([`AxisValue`]) and the checks of a single value.
-//! [`apply_setting`] gives the same checks to command-line flags.
-
-use std::fmt;
+//! The settings of a run as a sweep file writes them: reading and checking a single
+//! value ([`AxisValue::parse`]), its TOML form, and the messages for unknown names and
+//! wrong types. Which settings exist, their tables, kinds and checks are declared once in
+//! [`crate::config`]. [`apply_setting`] gives the same checks to command-line flags.
 
 use super::error::{did_you_mean, Problem};
-use crate::config::{format_number, InitScale, OptimizerKind, RunConfig};
-
-/// The kind of value a setting takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// A count: integer >= 1 (the upper limits are `RunConfig::validate`'s).
-    Count,
-    /// The seed: integer >= 0.
-    Seed,
-    /// `true` or `false`.
-    Bool,
-    /// A number (an integer is accepted too).
-    Float,
-    /// A positive number or an expression of `depth`.
-    InitScale,
-    /// `"adam"` or `"sgd"`.
-    Optimizer,
-}
-
-/// One setting of a [`RunConfig`]: its name, its fixed table and its kind.
-pub(crate) struct SettingInfo {
-    pub name: &'static str,
-    pub table: &'static str,
-    pub kind: Kind,
-    /// A valid value, as TOML, for messages.
-    pub example: &'static str,
-}
-
-/// Every setting, in [`crate::config::SETTING_NAMES`] order.
-pub(crate) const SETTINGS: &[SettingInfo] = &[
-    setting("depth", "model", Kind::Count, "20"),
-    setting("width", "model", Kind::Count, "64"),
-    setting("residual", "model", Kind::Bool, "true"),
-    setting("init_scale", "model", Kind::InitScale, "\"1/sqrt(depth)\""),
-    setting("seed", "train", Kind::Seed, "0"),
-    setting("optimizer", "train", Kind::Optimizer, "\"adam\""),
-    setting("lr", "train", Kind::Float, "1e-3"),
-    setting("momentum", "train", Kind::Float, "0.9"),
-    setting("batch_size", "train", Kind::Count, "64"),
-    setting("steps", "train", Kind::Count, "500"),
-    setting("eval_size", "task", Kind::Count, "4096"),
-    setting("eval_every", "probe", Kind::Count, "50"),
-    setting("probe_every", "probe", Kind::Count, "50"),
-];
-
-const fn setting(
-    name: &'static str,
-    table: &'static str,
-    kind: Kind,
-    example: &'static str,
-) -> SettingInfo {
-    SettingInfo {
-        name,
-        table,
-        kind,
-        example,
-    }
-}
+pub use crate::config::AxisValue;
+use crate::config::{InitScale, OptimizerKind, RunConfig, SETTING_NAMES};
+pub(crate) use crate::config::{Kind, Setting};
 
 /// The tables that hold fixed settings, in file-format order.
 pub(crate) const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
@@ -70,46 +14,12 @@ pub(crate) const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
 /// Keys of `[execution]`: how runs are executed, not what they compute.
 pub(crate) const EXECUTION_KEYS: &[&str] = &["checkpoint_every", "vectorize"];
 
-pub(crate) fn setting_info(name: &str) -> Option<&'static SettingInfo> {
-    SETTINGS.iter().find(|s| s.name == name)
+pub(crate) fn setting_info(name: &str) -> Option<&'static Setting> {
+    crate::config::setting(name)
 }
 
 pub(crate) fn setting_names() -> Vec<&'static str> {
-    SETTINGS.iter().map(|s| s.name).collect()
-}
-
-/// The typed value of one setting (a value of an axis, of an include or of an exclude).
-///
-/// Which setting it belongs to is kept beside it (the axis name, the rule's key); values
-/// built by the sweep parser always have the type of their setting.
-#[derive(Clone, Debug, PartialEq)]
-pub enum AxisValue {
-    /// `residual`.
-    Bool(bool),
-    /// Integer settings: `depth`, `width`, `seed`, `batch_size`, `steps`, `eval_size`,
-    /// `eval_every`, `probe_every`.
-    Int(u64),
-    /// `lr`, `momentum`.
-    Float(f64),
-    /// `init_scale`.
-    InitScale(InitScale),
-    /// `optimizer`.
-    Optimizer(OptimizerKind),
-}
-
-impl fmt::Display for AxisValue {
-    /// As it would be written in a sweep file: `true`, `20`, `0.001`, `"1/sqrt(depth)"`,
-    /// `1`, `"adam"`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AxisValue::Bool(b) => write!(f, "{b}"),
-            AxisValue::Int(i) => write!(f, "{i}"),
-            AxisValue::Float(v) => write!(f, "{v}"),
-            AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format_number(*v)),
-            AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
-            AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
-        }
-    }
+    SETTING_NAMES.to_vec()
 }
 
 impl AxisValue {
@@ -122,52 +32,16 @@ impl AxisValue {
 
     /// The current value of setting `key` in `config` (`None` for an unknown name).
     pub fn of(config: &RunConfig, key: &str) -> Option<AxisValue> {
-        Some(match key {
-            "depth" => AxisValue::Int(config.depth as u64),
-            "width" => AxisValue::Int(config.width as u64),
-            "residual" => AxisValue::Bool(config.residual),
-            "init_scale" => AxisValue::InitScale(config.init_scale.clone()),
-            "seed" => AxisValue::Int(config.seed),
-            "optimizer" => AxisValue::Optimizer(config.optimizer),
-            "lr" => AxisValue::Float(config.lr),
-            "momentum" => AxisValue::Float(config.momentum),
-            "batch_size" => AxisValue::Int(config.batch_size as u64),
-            "steps" => AxisValue::Int(config.steps as u64),
-            "eval_size" => AxisValue::Int(config.eval_size as u64),
-            "eval_every" => AxisValue::Int(config.eval_every as u64),
-            "probe_every" => AxisValue::Int(config.probe_every as u64),
-            _ => return None,
-        })
+        setting_info(key).map(|s| (s.get)(config))
     }
 
     /// Sets setting `key` of `config` to this value. Fails only if the value has the
     /// wrong type for the setting or the name is unknown (never for parsed sweeps).
     pub fn apply(&self, config: &mut RunConfig, key: &str) -> Result<(), String> {
-        fn count(v: u64) -> Result<usize, String> {
-            usize::try_from(v).map_err(|_| format!("{v} is too large"))
+        match setting_info(key) {
+            Some(s) => (s.set)(config, self),
+            None => Err(unknown_setting(key).into_text()),
         }
-        match (key, self) {
-            ("depth", AxisValue::Int(v)) => config.depth = count(*v)?,
-            ("width", AxisValue::Int(v)) => config.width = count(*v)?,
-            ("residual", AxisValue::Bool(b)) => config.residual = *b,
-            ("init_scale", AxisValue::InitScale(s)) => config.init_scale = s.clone(),
-            ("seed", AxisValue::Int(v)) => config.seed = *v,
-            ("optimizer", AxisValue::Optimizer(o)) => config.optimizer = *o,
-            ("lr", AxisValue::Float(v)) => config.lr = *v,
-            ("momentum", AxisValue::Float(v)) => config.momentum = *v,
-            ("batch_size", AxisValue::Int(v)) => config.batch_size = count(*v)?,
-            ("steps", AxisValue::Int(v)) => config.steps = count(*v)?,
-            ("eval_size", AxisValue::Int(v)) => config.eval_size = count(*v)?,
-            ("eval_every", AxisValue::Int(v)) => config.eval_every = count(*v)?,
-            ("probe_every", AxisValue::Int(v)) => config.probe_every = count(*v)?,
-            _ => {
-                return Err(match setting_info(key) {
-                    Some(_) => format!("{self} is not a value of {key}"),
-                    None => unknown_setting(key).into_text(),
-                })
-            }
-        }
-        Ok(())
     }
 
     /// The value as TOML.
@@ -240,11 +114,13 @@ fn number(v: &toml::Value) -> Option<f64> {
 }
 
 /// Reads a value of one setting and checks it, as far as a single value can be checked.
-pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue, Problem> {
+pub(crate) fn typed(info: &Setting, value: &toml::Value) -> Result<AxisValue, Problem> {
     let key = info.name;
     let wrong = |what: &str| {
-        Problem::new(format!("{key} must be {what}, {}", found(value)))
-            .help(format!("write {key} = {}", info.example))
+        Problem::new(format!("{key} must be {what}, {}", found(value))).help(
+            info.type_help
+                .map_or_else(|| format!("write {key} = {}", info.example), String::from),
+        )
     };
     let v = match info.kind {
         Kind::Count | Kind::Seed => match value {
@@ -277,13 +153,6 @@ pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue
         },
         Kind::Bool => match value {
             toml::Value::Boolean(b) => AxisValue::Bool(*b),
-            _ if key == "residual" => {
-                return Err(Problem::new(format!(
-                    "residual must be true or false, {}",
-                    found(value)
-                ))
-                .help("write residual = true (ResMLP) or residual = false (PlainMLP)"))
-            }
             _ => return Err(wrong("true or false")),
         },
         Kind::Float => match (number(value), value) {
@@ -324,9 +193,9 @@ pub(crate) fn typed(info: &SettingInfo, value: &toml::Value) -> Result<AxisValue
 
 /// Checks what can be checked of one value on its own: applied to the default config
 /// (which is valid), any `validate` error is this value's fault.
-pub(crate) fn check_alone(info: &SettingInfo, v: &AxisValue) -> Result<(), Problem> {
+pub(crate) fn check_alone(info: &Setting, v: &AxisValue) -> Result<(), Problem> {
     let mut config = RunConfig::default();
-    v.apply(&mut config, info.name).map_err(Problem::new)?;
+    (info.set)(&mut config, v).map_err(Problem::new)?;
     config.validate().map_err(|e| {
         let help = match info.kind {
             Kind::Count => format!(

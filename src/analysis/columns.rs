@@ -1,0 +1,84 @@
+//! The runs-table column(s) of a run setting, by its [`Kind`]: a count or a seed is one
+//! i64 column, a bool one bool column, a number one f64 column, an optimizer one string
+//! column, and an init scale two (`<name>` f64, its value at the run's depth, and
+//! `<name>_expr` str, as written). Used by `runs.parquet` and `summary.parquet` alike.
+
+use polars::prelude::*;
+
+use crate::config::{setting, AxisValue, InitScale, Kind, RunConfig};
+
+/// Typed column(s) of setting `name` for these configs, named as in `runs.parquet`
+/// (`init_scale` gives `init_scale` f64 and `init_scale_expr` str).
+pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result<Vec<Column>> {
+    let Some(s) = setting(name) else {
+        anyhow::bail!("internal error: no column for setting `{name}`");
+    };
+    let values: Vec<AxisValue> = cfgs.iter().map(|c| (s.get)(c)).collect();
+    let mismatch = || anyhow::anyhow!("internal error: a value of `{name}` has another type");
+    Ok(match s.kind {
+        Kind::Count | Kind::Seed => {
+            let ints = values
+                .iter()
+                .map(|v| match v {
+                    AxisValue::Int(i) => i64::try_from(*i)
+                        .map_err(|_| anyhow::anyhow!("{name} {i} does not fit the tables' i64")),
+                    _ => Err(mismatch()),
+                })
+                .collect::<anyhow::Result<Vec<i64>>>()?;
+            vec![Column::new(name.into(), ints)]
+        }
+        Kind::Bool => {
+            let bools = values
+                .iter()
+                .map(|v| match v {
+                    AxisValue::Bool(b) => Ok(*b),
+                    _ => Err(mismatch()),
+                })
+                .collect::<anyhow::Result<Vec<bool>>>()?;
+            vec![Column::new(name.into(), bools)]
+        }
+        Kind::Float => {
+            let floats = values
+                .iter()
+                .map(|v| match v {
+                    AxisValue::Float(f) => Ok(*f),
+                    _ => Err(mismatch()),
+                })
+                .collect::<anyhow::Result<Vec<f64>>>()?;
+            vec![Column::new(name.into(), floats)]
+        }
+        Kind::Optimizer => {
+            let names = values
+                .iter()
+                .map(|v| match v {
+                    AxisValue::Optimizer(o) => Ok(o.as_str()),
+                    _ => Err(mismatch()),
+                })
+                .collect::<anyhow::Result<Vec<&str>>>()?;
+            vec![Column::new(name.into(), names)]
+        }
+        Kind::InitScale => {
+            let scales = values
+                .iter()
+                .map(|v| match v {
+                    AxisValue::InitScale(s) => Ok(s),
+                    _ => Err(mismatch()),
+                })
+                .collect::<anyhow::Result<Vec<&InitScale>>>()?;
+            vec![
+                Column::new(
+                    name.into(),
+                    scales
+                        .iter()
+                        .zip(cfgs)
+                        .map(|(s, c)| s.value(c.depth))
+                        .collect::<Vec<f64>>(),
+                ),
+                Column::new(
+                    format!("{name}_expr").into(),
+                    scales.iter().map(|s| s.label()).collect::<Vec<String>>(),
+                ),
+            ]
+        }
+    })
+}
