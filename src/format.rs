@@ -13,6 +13,8 @@
 //! | [`metric`]    | a run's metrics in `resweep train`'s summary | `0.3333`, `1.200e-14`, `n/a`    |
 //! | [`percent`]   | a level as a percentage                      | `95`, `97.5`                    |
 //! | [`axis`]      | figure labels and notes (typographic minus)  | `0.224`, `−1.5`, `3×10⁻⁵`       |
+//! | [`sci`]       | figure ticks in powers of ten                | `3×10⁸`, `10⁻¹⁴`                |
+//! | [`fixed`]     | linear-axis ticks, `d` decimals              | `0.25`, `−1250`, `0.00`         |
 //!
 //! Every policy is pinned by unit tests: outputs (run ids, tables, reports, figures)
 //! depend on these exact strings.
@@ -205,6 +207,22 @@ pub fn tidy(mut s: String) -> String {
     s.replace('-', "−")
 }
 
+/// `v` with `d` decimals for a linear axis's ticks: a typographic minus, and no sign on
+/// a value that rounds to zero (`-0.00` is written `0.00`).
+pub fn fixed(v: f64, d: usize) -> String {
+    let s = format!("{v:.d$}");
+    let s = if s
+        .trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
+        s.trim_start_matches('-').to_string()
+    } else {
+        s
+    };
+    s.replace('-', "−")
+}
+
 /// An integer in superscript digits (`-5` → `⁻⁵`), for exponents.
 pub fn superscript(n: i32) -> String {
     n.to_string()
@@ -228,6 +246,15 @@ pub fn superscript(n: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_decimals_for_ticks() {
+        assert_eq!(fixed(0.25, 2), "0.25");
+        assert_eq!(fixed(-0.25, 2), "−0.25");
+        assert_eq!(fixed(-0.001, 2), "0.00");
+        assert_eq!(fixed(3.0, 0), "3");
+        assert_eq!(fixed(-1250.0, 0), "−1250");
+    }
 
     /// Values that cover each policy's branches: zero, signs, the range limits, tiny and
     /// huge magnitudes, rounding up to the next decade, non-finite values.

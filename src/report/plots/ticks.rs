@@ -1,5 +1,5 @@
-//! Numbers, ticks and axes: how a value is written on a figure ([`short_num`] and its
-//! friends live here and only here), round tick positions for linear and log axes, the
+//! Numbers, ticks and axes: how a value is written on a figure (the policies of
+//! [`crate::format`]: `axis`, `sci`, `fixed`), round tick positions for linear and log axes, the
 //! [`Axis`] every panel draws on, and [`Extent`] (the range of the drawable values).
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
@@ -7,83 +7,9 @@ use plotters::prelude::*;
 
 use super::notes::MAX_HEADROOM;
 
-fn superscript(n: i32) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| match c {
-            '-' => '⁻',
-            '0' => '⁰',
-            '1' => '¹',
-            '2' => '²',
-            '3' => '³',
-            '4' => '⁴',
-            '5' => '⁵',
-            '6' => '⁶',
-            '7' => '⁷',
-            '8' => '⁸',
-            _ => '⁹',
-        })
-        .collect()
-}
-
-/// Removes trailing zeros of a decimal, turns "-0" into "0" and '-' into a minus sign.
-fn tidy(mut s: String) -> String {
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s.replace('-', "−")
-}
-
-/// `v` with `sig` significant digits as `m×10ᵉ` (or `10ᵉ` when m = 1).
-fn sci(v: f64, sig: usize) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return short_num(v);
-    }
-    let mut e = v.abs().log10().floor() as i32;
-    let mut m = v / 10f64.powi(e);
-    let d = sig.saturating_sub(1).min(6);
-    if (m.abs() * 10f64.powi(d as i32)).round() >= 10f64.powi(d as i32 + 1) {
-        e += 1;
-        m = v / 10f64.powi(e);
-    }
-    let ms = tidy(format!("{m:.d$}"));
-    match ms.as_str() {
-        "1" => format!("10{}", superscript(e)),
-        "−1" => format!("−10{}", superscript(e)),
-        _ => format!("{ms}×10{}", superscript(e)),
-    }
-}
-
-/// A compact, readable number for labels and notes (≤ 4 significant digits).
+/// A compact, readable number for labels and notes: [`crate::format::axis`].
 pub(super) fn short_num(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 {
-            "+inf".into()
-        } else {
-            "−inf".into()
-        };
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    let a = v.abs();
-    if (1e-3..1e5).contains(&a) {
-        let d = (3 - a.log10().floor() as i32).clamp(0, 6) as usize;
-        tidy(format!("{v:.d$}"))
-    } else {
-        sci(v, 3)
-    }
+    crate::format::axis(v)
 }
 
 /// Tick label format of an axis (applied to the value, i.e. after `10^t` on log axes).
@@ -272,9 +198,9 @@ impl Axis {
     pub(super) fn label(&self, t: f64) -> String {
         let v = if self.log { 10f64.powf(t) } else { t };
         match self.fmt {
-            Fmt::Fixed(d) => tidy_fixed(v, d),
-            Fmt::Sci(sig) => sci(v, sig),
-            Fmt::Pow10 => format!("10{}", superscript(t.round() as i32)),
+            Fmt::Fixed(d) => crate::format::fixed(v, d),
+            Fmt::Sci(sig) => crate::format::sci(v, sig),
+            Fmt::Pow10 => format!("10{}", crate::format::superscript(t.round() as i32)),
             Fmt::Short => short_num(v),
         }
     }
@@ -324,20 +250,6 @@ impl Ranged for Ticked {
     fn range(&self) -> std::ops::Range<f64> {
         self.lo..self.hi
     }
-}
-
-fn tidy_fixed(v: f64, d: usize) -> String {
-    let s = format!("{v:.d$}");
-    let s = if s
-        .trim_start_matches('-')
-        .chars()
-        .all(|c| c == '0' || c == '.')
-    {
-        s.trim_start_matches('-').to_string()
-    } else {
-        s
-    };
-    s.replace('-', "−")
 }
 
 /// Ticks of a log axis in `t = log10 v`: whole decades when at least three fit (thinned to
@@ -435,9 +347,9 @@ mod tests {
 
     #[test]
     fn tick_formats() {
-        assert_eq!(superscript(-27), "⁻²⁷");
-        assert_eq!(sci(3e8, 2), "3×10⁸");
-        assert_eq!(sci(1e-14, 2), "10⁻¹⁴");
+        assert_eq!(crate::format::superscript(-27), "⁻²⁷");
+        assert_eq!(crate::format::sci(3e8, 2), "3×10⁸");
+        assert_eq!(crate::format::sci(1e-14, 2), "10⁻¹⁴");
         assert_eq!(short_num(0.0333), "0.0333");
         assert_eq!(short_num(-2.5), "−2.5");
         assert_eq!(short_num(120.0), "120");
@@ -454,6 +366,6 @@ mod tests {
         assert!(flat.hi - flat.lo >= 0.99);
         let flat_lin = Axis::linear(2.0, 2.0, 0.05, false, 6);
         assert!(flat_lin.lo < 2.0 && flat_lin.hi > 2.0);
-        assert_eq!(tidy_fixed(-0.0001, 2), "0.00");
+        assert_eq!(crate::format::fixed(-0.0001, 2), "0.00");
     }
 }
