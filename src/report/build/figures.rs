@@ -256,6 +256,16 @@ fn grad_checks(lines: &[Line], layers: &LayerFrames) -> anyhow::Result<Vec<GradC
     Ok(out)
 }
 
+/// "0.97–1.1", or one number when both ends print the same.
+fn range_text(lo: f64, hi: f64) -> String {
+    let (a, b) = (format_sig(lo, 3), format_sig(hi, 3));
+    if a == b {
+        a
+    } else {
+        format!("{a}–{b}")
+    }
+}
+
 /// "layers 45–50" / "layer 3" / "layers 1, 4".
 fn layer_list(ls: &[usize]) -> String {
     match ls {
@@ -283,6 +293,8 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
     for c in &mut grad_theory_curves {
         if let Some(rest) = c.label.strip_prefix("theory: ") {
             c.label = format!("theory, expectation: {rest}");
+        } else if let Some(rest) = c.label.strip_prefix("mean-field theory") {
+            c.label = format!("mean-field expectation{rest}");
         }
     }
     let checks = grad_checks(lines, layers)?;
@@ -356,7 +368,11 @@ fn gradient_theory(
                 )]
             };
             Panel {
-                title: format!("{}, depth {}", g.label, g.depth),
+                title: if g.label.contains("depth=") {
+                    g.label.clone()
+                } else {
+                    format!("{}, depth {}", g.label, g.depth)
+                },
                 x_label: "layer (1 = next to the input)".into(),
                 y_label: "||dL/dW|| at init".into(),
                 log_y: true,
@@ -411,24 +427,21 @@ fn gradient_theory(
             "no layer can be compared".to_string()
         } else if c.holds() {
             format!(
-                "the theory is within {}% of the seeds' median at every layer (theory/median {}–{}, n = {})",
+                "the theory is within {}% of the seeds' median at every layer (theory/median {}, n = {})",
                 format_sig(100.0 * c.max_dev(), 2),
-                format_sig(lo, 3),
-                format_sig(hi, 3),
+                range_text(lo, hi),
                 c.n
             )
         } else {
             format!(
-                "the theory is an expectation, not the typical seed: theory/median runs from {} to {} over the \
-                 layers, theory/root-mean-square over seeds from {} to {}, and the theory lies inside the \
+                "the theory is an expectation, not the typical seed: theory/median is {} over the \
+                 layers, theory/root-mean-square over seeds {}, and the theory lies inside the \
                  seeds' 10–90% range at {} of {} layers (n = {}). Per-seed gradients are heavy-tailed — finite-width fluctuations compound over depth \
                  (here depth/width = {}) — so the median sits below the mean, and the mean of a few seeds \
                  usually does too (it misses the rare large seeds; the theory's checks against 64 seeds are in the \
                  README)",
-                format_sig(lo, 3),
-                format_sig(hi, 3),
-                format_sig(rlo, 3),
-                format_sig(rhi, 3),
+                range_text(lo, hi),
+                range_text(rlo, rhi),
                 c.in_range,
                 c.layers.len(),
                 c.n,
