@@ -767,3 +767,36 @@ fn depth(report: &mut Report, lines: &[Line], final_loss: &[f64]) -> anyhow::Res
     let _ = writeln!(md);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_lists_and_ranges_read_naturally() {
+        assert_eq!(layer_list(&[]), "");
+        assert_eq!(layer_list(&[3]), "layer 3");
+        assert_eq!(layer_list(&[45, 46, 47]), "layers 45–47");
+        assert_eq!(layer_list(&[1, 4]), "layers 1, 4");
+        assert_eq!(range_text(0.9731, 0.9732), "0.973");
+        assert_eq!(range_text(0.9, 1.13), "0.9–1.13");
+    }
+
+    #[test]
+    fn the_gradient_theory_holds_only_within_the_tolerance_at_every_layer() {
+        let check = |ratios: Vec<f64>| GradCheck {
+            line: 0,
+            layers: (1..=ratios.len()).collect(),
+            underflowed: vec![],
+            rms_ratios: ratios.clone(),
+            ratios,
+            in_range: 0,
+            quantiles: [vec![], vec![], vec![]],
+            n: 5,
+        };
+        assert!(check(vec![0.85, 1.0, 1.19]).holds());
+        assert!(!check(vec![1.0, 1.25]).holds());
+        assert!(!check(vec![]).holds(), "nothing compared is not agreement");
+        assert!((check(vec![0.7, 1.1]).max_dev() - 0.3).abs() < 1e-12);
+    }
+}
