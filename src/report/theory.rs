@@ -190,7 +190,7 @@ fn both_active(c: f64) -> f64 {
 ///   part is the error's mean, common to all examples of a batch: it does not average out
 ///   over the batch the way the zero-mean part does.
 ///
-/// **Backward.** The input part `-x_0 ⊙ mask` is independent of the weights, and the usual
+/// **Backward.** The input part `-x_0 ⊙ mask` carries values independent of the weights, and the usual
 /// gradient-independence assumption (the `W_l^T` of the backward pass independent of the
 /// forward pass, masks independent of the backward signal) holds for it: per layer its
 /// diagonal moment is multiplied by `2 s^2 · 1/2 = s^2` and its pair moment by
@@ -227,6 +227,11 @@ fn both_active(c: f64) -> f64 {
 ///
 /// Checked against the crate's own forward/backward in this module's tests (64 seeds, batch
 /// and width 64, depths 2–50, `s = 1` and `1/sqrt(L)`).
+///
+/// No ResMLP counterpart is drawn: its error `x_L - x_0 = sum_l r_l` has a large mean common
+/// to the batch too, so the same pair sum applies, but its kernels need the residual
+/// two-input recursion and the coherent parts of every branch; the zero-mean shortcut that
+/// failed here was never used for it.
 pub fn plain_weight_grad_norm(depth: usize, scale: f64, batch: usize, width: usize) -> Vec<f64> {
     if depth == 0 || batch == 0 || width == 0 {
         return Vec::new();
