@@ -30,6 +30,8 @@ pub(super) struct Line {
     pub(super) init_scale: f64,
     /// Batch size (0 when the runs table does not say).
     pub(super) batch_size: usize,
+    /// Layer width (0 when the runs table does not say).
+    pub(super) width: usize,
     /// Axis values other than `residual`, `depth` and `seed` (for pairing figures).
     pub(super) others: Vec<(String, String)>,
     /// Ids of the line's runs.
@@ -115,6 +117,7 @@ pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Lin
         col("batch_size")?,
         col("status")?,
     );
+    let width = runs.column("width").ok();
     let group_axes: Vec<&String> = axes.iter().filter(|a| a.as_str() != "seed").collect();
     let mut by_key: BTreeMap<Vec<String>, Line> = BTreeMap::new();
     for i in 0..runs.height() {
@@ -158,6 +161,10 @@ pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Lin
                 .unwrap_or(f64::NAN),
             batch_size: cell(batch, i)
                 .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+            width: width
+                .and_then(|w| cell(w, i).ok())
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             others,
@@ -266,6 +273,38 @@ pub(super) fn bands_by(
         b.std.push(if n[i] > 1 { std[i] } else { 0.0 });
     }
     Ok(bands)
+}
+
+/// The seeds' values of `value` at each `x` (rounded to an integer, e.g. a layer), one map
+/// per line, each list sorted ascending; nulls and NaN are left out.
+pub(super) fn values_by(
+    grouped: &DataFrame,
+    x: &str,
+    value: &str,
+    lines: &[Line],
+) -> anyhow::Result<Vec<BTreeMap<i64, Vec<f64>>>> {
+    let df = pl(
+        grouped
+            .clone()
+            .lazy()
+            .filter(col(value).is_not_null())
+            .select([col("group"), col(x), col(value)])
+            .collect(),
+        "collecting values over seeds",
+    )?;
+    let (g, xs, vs) = (u32s(&df, "group")?, f64s(&df, x)?, f64s(&df, value)?);
+    let mut out = vec![BTreeMap::<i64, Vec<f64>>::new(); lines.len()];
+    for ((g, x), v) in g.iter().zip(&xs).zip(&vs) {
+        if let Some(m) = out.get_mut(*g as usize) {
+            if x.is_finite() && !v.is_nan() {
+                m.entry(x.round() as i64).or_default().push(*v);
+            }
+        }
+    }
+    for m in &mut out {
+        m.values_mut().for_each(|v| v.sort_by(f64::total_cmp));
+    }
+    Ok(out)
 }
 
 /// The layer rows of the lines' runs (see [`with_groups`]), read once.

@@ -1,4 +1,4 @@
-//! Band figures: mean ± std over seeds against steps or layers, with dashed theory curves,
+//! Band figures: mean ± std (or given low–high edges) over seeds against steps or layers, with dashed theory curves,
 //! one or more panels (loss curves, gradient norms, activations, dead units).
 
 use std::path::Path;
@@ -65,6 +65,10 @@ pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u
                     xs: &b.xs,
                     ys: &b.mean,
                     spread: Some(&b.std),
+                    range: b
+                        .range
+                        .as_ref()
+                        .map(|(lo, hi)| (lo.as_slice(), hi.as_slice())),
                     dx: 0.0,
                 })
                 .collect();
@@ -77,6 +81,7 @@ pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u
                     xs: &c.xs,
                     ys: &c.ys,
                     spread: None,
+                    range: None,
                     dx: 0.0,
                 }
             }));

@@ -67,6 +67,7 @@ pub(super) fn error_bars_buffer(
                     xs: &s.xs,
                     ys: &s.mean,
                     spread: Some(&s.err),
+                    range: None,
                     dx: if k > 1 {
                         (i as f64 - (k - 1) as f64 / 2.0) * 0.012 * span
                     } else {

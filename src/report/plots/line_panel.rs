@@ -29,6 +29,9 @@ pub(super) struct Series<'a> {
     pub(super) xs: &'a [f64],
     pub(super) ys: &'a [f64],
     pub(super) spread: Option<&'a [f64]>,
+    /// Explicit `(low, high)` edges of the band at each point (e.g. quantiles over seeds);
+    /// when set it is used instead of `y ± spread`.
+    pub(super) range: Option<(&'a [f64], &'a [f64])>,
     /// Horizontal shift in data units (dodging of error bars).
     pub(super) dx: f64,
 }
@@ -80,10 +83,15 @@ fn classify(s: &Series<'_>, log: bool, x_ext: &mut Extent, y_ext: &mut Extent) -
     if let Some(sp) = s.spread {
         n = n.min(sp.len());
     }
+    if let Some((lo, hi)) = s.range {
+        n = n.min(lo.len()).min(hi.len());
+    }
     let lens: Vec<usize> = [
         Some(s.xs.len()),
         Some(s.ys.len()),
         s.spread.map(<[f64]>::len),
+        s.range.map(|r| r.0.len()),
+        s.range.map(|r| r.1.len()),
     ]
     .into_iter()
     .flatten()
@@ -119,14 +127,19 @@ fn classify(s: &Series<'_>, log: bool, x_ext: &mut Extent, y_ext: &mut Extent) -
             continue;
         }
         y_ext.add(y);
-        let spread = match s.spread.map(|sp| sp[i]) {
+        let edges = match (s.range, s.spread) {
+            (Some((lo, hi)), _) => Some((lo[i], hi[i])),
+            (None, Some(sp)) if sp[i].is_finite() && sp[i] >= 0.0 => Some((y - sp[i], y + sp[i])),
+            (None, Some(_)) => Some((f64::NAN, f64::NAN)),
+            (None, None) => None,
+        };
+        let spread = match edges {
             None => None,
-            Some(e) if !(e.is_finite() && e >= 0.0) => {
+            Some((lo, hi)) if !(lo.is_finite() && hi.is_finite() && lo <= hi) => {
                 bad_spread += 1;
                 None
             }
-            Some(e) => {
-                let (lo, hi) = (y - e, y + e);
+            Some((lo, hi)) => {
                 y_ext.add(hi);
                 if !log {
                     y_ext.add(lo);

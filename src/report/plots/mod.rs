@@ -65,7 +65,8 @@ pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
 pub use scatter::paired_scatter;
 
-/// Mean ± std band over seeds, drawn as a line with a semi-transparent band.
+/// Mean ± std band over seeds, drawn as a line with a semi-transparent band (or, with
+/// [`Band::range`], any line with explicit band edges, e.g. the median with quantiles).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Band {
     /// Legend label (e.g. "ResMLP"); the legend adds "(n = …)".
@@ -78,6 +79,9 @@ pub struct Band {
     pub std: Vec<f64>,
     /// Number of seeds aggregated.
     pub n: usize,
+    /// Explicit `(low, high)` edges of the band at each x, drawn instead of `mean ± std`
+    /// (e.g. the seeds' 10% and 90% quantiles around their median in `mean`).
+    pub range: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// A plain curve, drawn dashed in black/grey (theory predictions).

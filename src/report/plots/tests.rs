@@ -99,6 +99,7 @@ fn loss_bands() -> Vec<Band> {
             mean: plain_mean,
             std: plain_std,
             n: 10,
+            range: None,
         },
         Band {
             label: "ResMLP".into(),
@@ -106,6 +107,7 @@ fn loss_bands() -> Vec<Band> {
             mean: res_mean,
             std: res_std,
             n: 10,
+            range: None,
         },
     ]
 }
@@ -125,6 +127,7 @@ fn layer_panel(log_y: bool) -> Panel {
             .collect(),
         std: preds[1..].iter().map(|p| p.std * 0.15).collect(),
         n: 10,
+        range: None,
     };
     Panel {
         title: "Activation std at init".into(),
@@ -167,6 +170,7 @@ fn init_figure_with_theory_overlay() {
         mean: ys.iter().map(|y| y * (1.0 + 0.08 * r())).collect(),
         std: ys.iter().map(|y| y * 0.2).collect(),
         n: 10,
+        range: None,
     };
     let theory_curve = |label: &str, ys: Vec<f64>| Curve {
         label: label.into(),
@@ -176,7 +180,7 @@ fn init_figure_with_theory_overlay() {
     let pick = |p: &[theory::LayerPrediction], f: fn(&theory::LayerPrediction) -> f64| {
         p[1..].iter().map(f).collect::<Vec<f64>>()
     };
-    let grad_plain = theory::plain_weight_grad_norm(20, s, 64);
+    let grad_plain = theory::plain_weight_grad_norm(20, s, 64, 64);
     let grad_res: Vec<f64> = (1..=20).map(|l| 0.5 + 0.02 * l as f64).collect();
     // One activation panel: "mean" or "std" of the layer output, measured and predicted.
     let mut activation = |stat: &str, f: fn(&theory::LayerPrediction) -> f64| Panel {
@@ -296,6 +300,7 @@ fn bands_survive_nan_inf_zero_and_empty() {
                     mean: diverged,
                     std: vec![f64::NAN; 50],
                     n: 10,
+                    range: None,
                 },
                 Band {
                     label: "PlainMLP".into(),
@@ -303,6 +308,7 @@ fn bands_survive_nan_inf_zero_and_empty() {
                     mean: holes,
                     std: vec![5.0; 49],
                     n: 10,
+                    range: None,
                 },
             ],
             curves: vec![],
@@ -319,6 +325,7 @@ fn bands_survive_nan_inf_zero_and_empty() {
                 mean: vec![0.0; 50],
                 std: vec![0.0; 50],
                 n: 5,
+                range: None,
             }],
             ..Default::default()
         },
@@ -331,6 +338,7 @@ fn bands_survive_nan_inf_zero_and_empty() {
                 mean: vec![f64::NAN; 50],
                 std: vec![f64::NAN; 50],
                 n: 5,
+                range: None,
             }],
             ..Default::default()
         },
@@ -355,6 +363,7 @@ fn bands_survive_nan_inf_zero_and_empty() {
             mean: vec![2.0],
             std: vec![1.0],
             n: 1,
+            range: None,
         }],
         curves: vec![Curve {
             label: "theory".into(),
@@ -531,6 +540,7 @@ fn extreme_values_do_not_panic() {
                 mean: ys.clone(),
                 std: vec![-1.0; n],
                 n: 3,
+                range: None,
             }],
             curves: vec![Curve {
                 label: "theory".into(),
@@ -582,4 +592,35 @@ fn write_png_is_atomic_and_creates_dirs() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .collect();
     assert!(leftovers.is_empty());
+}
+
+/// A band with explicit edges (the seeds' quantile range) draws its own edges, not
+/// mean ± std, and an edge pair that is not finite or not ordered is a note, not a panic.
+#[test]
+fn range_band_draws_its_edges() {
+    let xs: Vec<f64> = (1..=5).map(f64::from).collect();
+    let panel = |range: (Vec<f64>, Vec<f64>)| Panel {
+        title: "range".into(),
+        log_y: true,
+        bands: vec![Band {
+            label: "PlainMLP: median, 10–90%".into(),
+            xs: xs.clone(),
+            mean: vec![1.0; 5],
+            std: vec![0.0; 5],
+            n: 10,
+            range: Some(range),
+        }],
+        curves: vec![Curve {
+            label: "theory".into(),
+            xs: xs.clone(),
+            ys: vec![2.0; 5],
+        }],
+        ..Default::default()
+    };
+    let narrow = bands_buffer("r", &[panel((vec![0.9; 5], vec![1.1; 5]))]).unwrap();
+    let wide = bands_buffer("r", &[panel((vec![0.1; 5], vec![10.0; 5]))]).unwrap();
+    assert_eq!(narrow.0, wide.0);
+    assert_ne!(narrow.1, wide.1, "the edges change the drawing");
+    let bad = (vec![0.5, f64::NAN, 2.0, 0.5, 0.5], vec![2.0, 2.0, 1.0, 2.0]);
+    bands_buffer("r", &[panel(bad)]).unwrap();
 }
