@@ -932,10 +932,6 @@ impl RunConfig {
     }
 }
 
-/// `v` with `sig` significant digits: [`crate::format::sig`] (kept under this name for the
-/// report's callers).
-pub use crate::format::sig as format_sig;
-
 /// Lower-case hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
@@ -1009,10 +1005,10 @@ mod tests {
 
     #[test]
     fn format_sig_examples() {
-        assert_eq!(format_sig(1.0 / 20f64.sqrt(), 3), "0.224");
-        assert_eq!(format_sig(1.0, 3), "1");
-        assert_eq!(format_sig(0.05, 3), "0.05");
-        assert_eq!(format_sig(123.456, 3), "123");
+        assert_eq!(crate::format::sig(1.0 / 20f64.sqrt(), 3), "0.224");
+        assert_eq!(crate::format::sig(1.0, 3), "1");
+        assert_eq!(crate::format::sig(0.05, 3), "0.05");
+        assert_eq!(crate::format::sig(123.456, 3), "123");
     }
 
     /// The canonical form of the first schema: every field of the serialized config, as

@@ -221,15 +221,15 @@ pub(crate) fn summary_frame(
     Ok(DataFrame::new(rows.len(), columns)?)
 }
 
-/// Summary statistics as text: [`crate::format::value`] (kept under this name for the
-/// report's callers).
-pub use crate::format::value as fmt_value;
-
 fn mean_std(s: &Summary) -> String {
     if s.std.is_nan() {
-        fmt_value(s.mean)
+        crate::format::value(s.mean)
     } else {
-        format!("{} ± {}", fmt_value(s.mean), fmt_value(s.std))
+        format!(
+            "{} ± {}",
+            crate::format::value(s.mean),
+            crate::format::value(s.std)
+        )
     }
 }
 
@@ -237,7 +237,11 @@ fn ci(s: &Summary) -> String {
     if s.ci_low.is_nan() || s.ci_high.is_nan() {
         "n/a".into()
     } else {
-        format!("[{}, {}]", fmt_value(s.ci_low), fmt_value(s.ci_high))
+        format!(
+            "[{}, {}]",
+            crate::format::value(s.ci_low),
+            crate::format::value(s.ci_high)
+        )
     }
 }
 
@@ -329,17 +333,15 @@ pub fn render_markdown(group_by: &[String], rows: &[SummaryRow]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn value_formatting() {
-        assert_eq!(fmt_value(1.0 / 3.0), "0.3333");
-        assert_eq!(fmt_value(15.0234), "15.02");
-        assert_eq!(fmt_value(3.0123e8), "3.012e8");
-        assert_eq!(fmt_value(1.2e-14), "1.2e-14");
-        assert_eq!(fmt_value(-2.0), "-2");
-        assert_eq!(fmt_value(0.0), "0");
-        assert_eq!(fmt_value(f64::NAN), "NaN");
-        assert_eq!(fmt_value(f64::NEG_INFINITY), "-inf");
+        assert_eq!(crate::format::value(1.0 / 3.0), "0.3333");
+        assert_eq!(crate::format::value(15.0234), "15.02");
+        assert_eq!(crate::format::value(3.0123e8), "3.012e8");
+        assert_eq!(crate::format::value(1.2e-14), "1.2e-14");
+        assert_eq!(crate::format::value(-2.0), "-2");
+        assert_eq!(crate::format::value(0.0), "0");
+        assert_eq!(crate::format::value(f64::NAN), "NaN");
+        assert_eq!(crate::format::value(f64::NEG_INFINITY), "-inf");
     }
 }

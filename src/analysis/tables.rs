@@ -1024,8 +1024,8 @@ mod tests {
         assert!(
             text.contains(&format!(
                 "{} ± {}",
-                summary::fmt_value(m),
-                summary::fmt_value(s)
+                crate::format::value(m),
+                crate::format::value(s)
             )),
             "{text}"
         );

@@ -11,8 +11,6 @@ use super::sections::pm;
 use super::Report;
 use crate::analysis::compare::Comparison;
 use crate::analysis::stats;
-use crate::analysis::summary::fmt_value;
-use crate::config::format_sig;
 use crate::report::plots::{self, Band, Curve, ErrorSeries, Heat, Pairs, Panel};
 use crate::report::theory;
 use polars::prelude::*;
@@ -61,7 +59,7 @@ fn theory_curves(lines: &[Line], f: impl Fn(&Line) -> Option<Vec<f64>>) -> Vec<C
     let mut seen = Vec::new();
     let mut curves = Vec::new();
     for g in lines {
-        let key = (g.residual, g.depth, format_sig(g.init_scale, 6));
+        let key = (g.residual, g.depth, crate::format::sig(g.init_scale, 6));
         if seen.contains(&key) {
             continue;
         }
@@ -72,7 +70,7 @@ fn theory_curves(lines: &[Line], f: impl Fn(&Line) -> Option<Vec<f64>>) -> Vec<C
                     "theory: {}, depth {}, scale {}",
                     g.arm(),
                     g.depth,
-                    format_sig(g.init_scale, 3)
+                    crate::format::sig(g.init_scale, 3)
                 ),
                 xs: (1..=ys.len()).map(|l| l as f64).collect(),
                 ys,
@@ -162,7 +160,7 @@ fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> anyhow::Resul
                 b.n,
                 pm(m0, s0),
                 pm(m1, s1),
-                format_sig(m1 / m0, 3)
+                crate::format::sig(m1 / m0, 3)
             );
         }
     }
@@ -258,7 +256,7 @@ fn grad_checks(lines: &[Line], layers: &LayerFrames) -> anyhow::Result<Vec<GradC
 
 /// "0.97–1.1", or one number when both ends print the same.
 fn range_text(lo: f64, hi: f64) -> String {
-    let (a, b) = (format_sig(lo, 3), format_sig(hi, 3));
+    let (a, b) = (crate::format::sig(lo, 3), crate::format::sig(hi, 3));
     if a == b {
         a
     } else {
@@ -332,8 +330,8 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                 md,
                 "- **{}**: at initialisation the weight gradient is {} at layer 1 and {} at layer {}.",
                 b.label,
-                fmt_value(first),
-                fmt_value(lastv),
+                crate::format::value(first),
+                crate::format::value(lastv),
                 b.xs.len()
             );
         }
@@ -428,7 +426,7 @@ fn gradient_theory(
         } else if c.holds() {
             format!(
                 "the theory is within {}% of the seeds' median at every layer (theory/median {}, n = {})",
-                format_sig(100.0 * c.max_dev(), 2),
+                crate::format::sig(100.0 * c.max_dev(), 2),
                 range_text(lo, hi),
                 c.n
             )
@@ -445,7 +443,7 @@ fn gradient_theory(
                 c.in_range,
                 c.layers.len(),
                 c.n,
-                format_sig(g.depth as f64 / g.width as f64, 2)
+                crate::format::sig(g.depth as f64 / g.width as f64, 2)
             )
         };
         if !c.underflowed.is_empty() {
@@ -517,8 +515,8 @@ fn activations(
                 "- **{}**: the output std of layer {} at initialisation is {} (mean-field prediction {}).",
                 b.label,
                 b.xs.len(),
-                fmt_value(lastv),
-                fmt_value(predicted)
+                crate::format::value(lastv),
+                crate::format::value(predicted)
             );
         }
     }
@@ -713,9 +711,9 @@ fn paired_seeds(report: &mut Report, comparison: Option<&Comparison>) -> anyhow:
                 st.label(),
                 p.wins_b,
                 p.n,
-                fmt_value(p.mean_diff),
-                fmt_value(p.diff_ci_low),
-                fmt_value(p.diff_ci_high)
+                crate::format::value(p.mean_diff),
+                crate::format::value(p.diff_ci_low),
+                crate::format::value(p.diff_ci_high)
             );
         }
     }
@@ -760,7 +758,7 @@ fn depth(report: &mut Report, lines: &[Line], final_loss: &[f64]) -> anyhow::Res
         let points: Vec<String> =
             s.xs.iter()
                 .zip(&s.mean)
-                .map(|(d, m)| format!("{d}: {}", fmt_value(*m)))
+                .map(|(d, m)| format!("{d}: {}", crate::format::value(*m)))
                 .collect();
         let _ = writeln!(md, "- **{}**: {}.", s.label, points.join(", "));
     }

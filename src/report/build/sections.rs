@@ -7,7 +7,6 @@ use super::data::{distinct, f64s, Line};
 use super::Sweep;
 use crate::analysis::compare::{self, CompareSpec, Comparison};
 use crate::analysis::stats;
-use crate::analysis::summary::fmt_value;
 use crate::config::SETTING_NAMES;
 use crate::report::plots::Band;
 use crate::sweep::AxisValue;
@@ -16,7 +15,7 @@ use std::fmt::Write as _;
 
 /// `mean ± std`, both as the summary writes values.
 pub(super) fn pm(m: f64, s: f64) -> String {
-    format!("{} ± {}", fmt_value(m), fmt_value(s))
+    format!("{} ± {}", crate::format::value(m), crate::format::value(s))
 }
 
 /// `v` joined by ", ", or `none` when it is empty.
@@ -177,7 +176,11 @@ pub(super) fn results(
                 finite.iter().cloned().fold(f64::INFINITY, f64::min),
                 finite.iter().cloned().fold(f64::NEG_INFINITY, f64::max),
             );
-            format!("{} – {}", fmt_value(lo), fmt_value(hi))
+            format!(
+                "{} – {}",
+                crate::format::value(lo),
+                crate::format::value(hi)
+            )
         });
         let _ = writeln!(
             md,
