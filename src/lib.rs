@@ -6,7 +6,8 @@
 //!
 //! 1. [`config`] (every run setting, declared once; a run's canonical form and id),
 //!    [`format`](mod@format) (how numbers are written), [`error`] (typed errors such as bad input),
-//!    [`table`] (aligned terminal tables).
+//!    [`table`] (aligned terminal tables), [`output`] (standard output and error that
+//!    never panic: `outln!`, `errln!`).
 //! 2. [`sweep`] (a sweep file → the runs it plans) and [`experiment`] (training one run).
 //! 3. [`store`] (run directories on disk, holding the experiment's records).
 //! 4. [`runner`] (trains planned runs in parallel through [`experiment`], into [`store`]).
