@@ -15,10 +15,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use super::style::{font, font_at, FIG_TITLE_H, PANEL_TITLE_PX, TITLE_PX};
-
-/// Font family every text element uses.
-pub const FONT_FAMILY: &str = "sans-serif";
+use super::style::{font, font_at, FIG_TITLE_H, FONT_FAMILY, PANEL_TITLE_PX, TITLE_PX};
 
 static FONT_BYTES: &[u8] = include_bytes!("../../../assets/DejaVuSans.ttf");
 

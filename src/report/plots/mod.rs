@@ -60,10 +60,11 @@ mod ticks;
 mod tests;
 
 pub use bands::bands_figure;
-pub use canvas::{ensure_font, FONT_FAMILY};
+pub use canvas::ensure_font;
 pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
 pub use scatter::paired_scatter;
+pub use style::FONT_FAMILY;
 
 /// Mean ± std band over seeds, drawn as a line with a semi-transparent band (or, with
 /// [`Band::range`], any line with explicit band edges, e.g. the median with quantiles).

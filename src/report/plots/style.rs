@@ -4,7 +4,9 @@
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::canvas::FONT_FAMILY;
+/// Font family every text element uses (the embedded font is registered under it by
+/// `canvas::ensure_font`).
+pub const FONT_FAMILY: &str = "sans-serif";
 
 // Text sizes in pixels, the height of the figure title strip and of one legend row.
 pub(super) const TITLE_PX: f64 = 30.0;
