@@ -83,32 +83,28 @@ fn sci_trimmed(v: f64, decimals: usize) -> String {
 /// Summary statistics: 4 significant digits, scientific outside [1e-3, 1e5): `0.3333`,
 /// `15.02`, `3.012e8`, `1.2e-14`; `0`, `NaN`, `inf`, `-inf` as such.
 pub fn value(v: f64) -> String {
-    if !v.is_finite() {
-        return non_finite(v);
-    }
-    if v == 0.0 {
-        return "0".into();
-    }
-    if (1e-3..1e5).contains(&v.abs()) {
-        sig(v, 4)
-    } else {
-        sci_trimmed(v, 3)
-    }
+    sig_or_sci(v, 4, 1e-3..1e5)
 }
 
 /// Query result cells: up to 6 significant digits, scientific below 1e-4 and from 1e6
 /// on; integers without a decimal point; `0`, `NaN`, `inf`, `-inf` as such.
 pub fn cell(v: f64) -> String {
+    sig_or_sci(v, 6, 1e-4..1e6)
+}
+
+/// `digits` significant digits inside `plain` (by magnitude), trimmed scientific with as
+/// many digits outside it; `0`, `NaN`, `inf`, `-inf` as such.
+fn sig_or_sci(v: f64, digits: i32, plain: std::ops::Range<f64>) -> String {
     if !v.is_finite() {
         return non_finite(v);
     }
     if v == 0.0 {
         return "0".into();
     }
-    if (1e-4..1e6).contains(&v.abs()) {
-        sig(v, 6)
+    if plain.contains(&v.abs()) {
+        sig(v, digits)
     } else {
-        sci_trimmed(v, 5)
+        sci_trimmed(v, digits as usize - 1)
     }
 }
 
