@@ -349,7 +349,7 @@ fn write_run(dir: &SweepDir, index: usize, cfg: &RunConfig) -> Result<()> {
     rd.finish(&RunResult {
         schema_version: SCHEMA_VERSION,
         run_id: id,
-        status: "completed".into(),
+        status: resweep::store::Outcome::Completed,
         config: cfg.clone(),
         metrics,
         fingerprints: fingerprints(cfg),

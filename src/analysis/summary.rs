@@ -156,7 +156,11 @@ pub(crate) fn summarize_groups(groups: &[Group<'_>], group_by: &[String]) -> Vec
                     .collect(),
                 metric: metric.to_string(),
                 n_missing,
-                diverged: group.runs.iter().filter(|r| r.status == "diverged").count(),
+                diverged: group
+                    .runs
+                    .iter()
+                    .filter(|r| r.status == crate::store::Outcome::Diverged)
+                    .count(),
                 stats,
             })
         })

@@ -315,8 +315,9 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
     let summary_rows = pool.install(|| summary::summarize_groups(&groups, &group_by));
     let mut summary_df = summary::summary_frame(&groups, &group_by, &summary_rows)?;
 
-    let (completed, diverged): (Vec<&RunResult>, Vec<&RunResult>) =
-        results.iter().partition(|r| r.status != "diverged");
+    let (completed, diverged): (Vec<&RunResult>, Vec<&RunResult>) = results
+        .iter()
+        .partition(|r| r.status != crate::store::Outcome::Diverged);
     let mut collected = Collected {
         sweep_name: spec.name.clone(),
         expected: ids.len(),
@@ -418,7 +419,7 @@ fn runs_frame(results: &[RunResult]) -> anyhow::Result<DataFrame> {
     let text = |name: &str, get: fn(&RunResult) -> &str| -> Column {
         Column::new(name.into(), results.iter().map(get).collect::<Vec<&str>>())
     };
-    cols.push(text("status", |r| &r.status));
+    cols.push(text("status", |r| r.status.as_str()));
     cols.push(opt("initial_train_loss", |r| r.metrics.initial_train_loss));
     cols.push(opt("initial_eval_loss", |r| r.metrics.initial_eval_loss));
     cols.push(opt("final_eval_loss", |r| r.metrics.final_eval_loss));
@@ -861,7 +862,10 @@ mod tests {
                 Some(r.finished_at.as_str())
             );
         }
-        let diverged_row = results.iter().position(|r| r.status == "diverged").unwrap();
+        let diverged_row = results
+            .iter()
+            .position(|r| r.status == crate::store::Outcome::Diverged)
+            .unwrap();
         assert_eq!(i64s(&runs, "diverged_step")[diverged_row], Some(7));
 
         // steps.parquet and layers.parquet: every record, in run-id then file order.

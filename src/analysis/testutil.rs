@@ -113,11 +113,10 @@ pub(crate) fn write_complete(
         schema_version: SCHEMA_VERSION,
         run_id: id.clone(),
         status: if diverge_at.is_some() {
-            "diverged"
+            crate::store::Outcome::Diverged
         } else {
-            "completed"
-        }
-        .into(),
+            crate::store::Outcome::Completed
+        },
         config: cfg.clone(),
         metrics: RunMetrics::from_records(cfg.depth, &steps, &layers, diverge_at),
         fingerprints: Fingerprints {

@@ -8,7 +8,7 @@ use crate::experiment::{
 };
 use crate::format;
 use crate::runner::{job, EventSink, RunOutcome};
-use crate::store::RunDir;
+use crate::store::{Outcome, RunDir};
 use serde::Serialize;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use std::time::Instant;
 #[derive(Serialize)]
 struct TrainRecord<'a> {
     run_id: String,
-    status: &'a str,
+    status: Outcome,
     config: &'a RunConfig,
     param_count: usize,
     fingerprints: &'a Fingerprints,
@@ -59,9 +59,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
             let result = dir.read_result()?;
             let (steps, layers) = dir.read_records()?;
             let status = if matches!(outcome, RunOutcome::Diverged { .. }) {
-                "diverged"
+                Outcome::Diverged
             } else {
-                "completed"
+                Outcome::Completed
             };
             (
                 steps,
@@ -77,9 +77,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
             let mut c = Collect::default();
             let ending = trainer.run(0, &mut c)?;
             let status = if matches!(ending, Ending::Diverged { .. }) {
-                "diverged"
+                Outcome::Diverged
             } else {
-                "completed"
+                Outcome::Completed
             };
             (
                 c.steps,
@@ -92,7 +92,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
     };
     let diverged = steps
         .last()
-        .filter(|_| status == "diverged")
+        .filter(|_| status == Outcome::Diverged)
         .map(|s| s.step);
     let metrics = RunMetrics::from_records(cfg.depth, &steps, &layers, diverged);
     if a.json {
@@ -111,7 +111,14 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
     } else {
         crate::out!(
             "{}",
-            human_summary(&cfg, &metrics, &fingerprints, status, wall, steps.len())
+            human_summary(
+                &cfg,
+                &metrics,
+                &fingerprints,
+                status.as_str(),
+                wall,
+                steps.len()
+            )
         );
         if let Some(out) = &a.out {
             crate::outln!("  written to {}", out.display());

@@ -413,11 +413,10 @@ fn conclude(
         schema_version: SCHEMA_VERSION,
         run_id: o.run_id.clone(),
         status: if diverged_step.is_some() {
-            "diverged"
+            crate::store::Outcome::Diverged
         } else {
-            "completed"
-        }
-        .into(),
+            crate::store::Outcome::Completed
+        },
         config: o.cfg.clone(),
         metrics,
         fingerprints,

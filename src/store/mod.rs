@@ -24,7 +24,7 @@ pub mod run_dir;
 pub mod seal;
 pub mod weights;
 
-pub use run_dir::{RunDir, RunResult, RunStatus, SealedRun};
+pub use run_dir::{Outcome, RunDir, RunResult, RunStatus, SealedRun};
 pub use seal::Damage;
 
 use std::fs;

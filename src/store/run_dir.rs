@@ -36,7 +36,7 @@ pub struct RunResult {
     /// The run's id.
     pub run_id: String,
     /// `completed`, or `diverged` when the loss became non-finite.
-    pub status: String,
+    pub status: Outcome,
     /// The configuration.
     pub config: RunConfig,
     /// Headline metrics, computed from the metrics files.
@@ -66,6 +66,26 @@ pub struct RunResult {
     /// before seals, which count as damaged (a rerun repairs them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seal: Option<Seal>,
+}
+
+/// How a finished run ended (`result.json`'s `status`, the runs table's `status` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every step done.
+    Completed,
+    /// The loss became non-finite (a finding, not an error).
+    Diverged,
+}
+
+impl Outcome {
+    /// The word as stored (`completed`, `diverged`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Diverged => "diverged",
+        }
+    }
 }
 
 /// `failed.json`: why a run failed.
@@ -252,7 +272,7 @@ impl RunDir {
         if self.result_file().is_file() {
             return Some(match self.check_seal() {
                 Ok(r) => RunStatus::Done {
-                    diverged: r.status == "diverged",
+                    diverged: r.status == Outcome::Diverged,
                 },
                 Err(damage) => RunStatus::Damaged { damage },
             });
