@@ -49,8 +49,9 @@ fn main() -> ExitCode {
     };
     let code = match result {
         Ok(exit) => exit.code(),
-        // The error is standard output's own (closed or full): exit_code reports it.
-        Err(_) if output::stdout_failed() => 1,
+        // Standard output is full (not closed): the error is its own, and exit_code
+        // reports it in one line.
+        Err(_) if output::stdout_failed() && !output::stdout_closed() => 1,
         Err(e) => {
             let (message, code) = commands::failure(&e);
             errln!("{message}");

@@ -6,7 +6,8 @@
 //! writes to that stream are skipped, and the command finishes its work (tables and
 //! reports on disk are never left half-written because a terminal went away). At exit,
 //! [`exit_code`] turns what was recorded into the process's exit code, as ripgrep does:
-//! a closed pipe ends quietly with success; any other write error gives one line on
+//! a closed pipe ends quietly, with the command's own exit code (0 when its work
+//! succeeded); any other write error gives one line on
 //! standard error (when it can still be written) and exit code 1.
 
 use std::fmt;
@@ -114,13 +115,14 @@ pub fn stdout_failed() -> bool {
 }
 
 /// The exit code for a command that would exit with `code`, given what happened to the
-/// standard streams: a closed standard output means success, quietly; any other write
+/// standard streams: a closed standard output changes nothing (quietly); any other write
 /// error on standard output means exit code 1, with one line saying so on standard
 /// error; a failed standard error turns success into exit code 1 (other codes stay).
 pub fn exit_code(code: u8) -> ExitCode {
     let _ = io::stdout().lock().flush();
     if stdout_closed() {
-        return ExitCode::SUCCESS;
+        // Nobody reads the output any more, which is no error: the command's own code.
+        return ExitCode::from(code);
     }
     let out_err = STDOUT_ERROR.lock().ok().and_then(|mut s| s.take());
     if let Some(e) = out_err {

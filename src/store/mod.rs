@@ -75,7 +75,7 @@ impl SweepDir {
 
     /// The directory of one run.
     pub fn run(&self, run_id: &str) -> RunDir {
-        RunDir::new(self.runs().join(run_id))
+        RunDir::of_run(self.runs().join(run_id), run_id)
     }
 
     /// Parquet tables.
@@ -171,12 +171,17 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     let tmp = temp_sibling(path);
-    {
+    let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // Nothing half-written is left behind (a full disk, a directory in the way).
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path)
+    written
 }
 
 /// Atomically writes pretty JSON.

@@ -192,6 +192,9 @@ pub struct SealedRun {
 #[derive(Clone, Debug)]
 pub struct RunDir {
     dir: PathBuf,
+    /// The run id this directory must hold (a sweep's run directories are named by it);
+    /// `None` for a directory given by path (`resweep train --out DIR`).
+    expected_id: Option<String>,
 }
 
 /// Now, as RFC 3339 UTC seconds.
@@ -202,7 +205,18 @@ pub fn now_rfc3339() -> String {
 impl RunDir {
     /// The run directory at `dir` (not created).
     pub fn new(dir: PathBuf) -> RunDir {
-        RunDir { dir }
+        RunDir {
+            dir,
+            expected_id: None,
+        }
+    }
+
+    /// The directory of run `run_id` at `dir`: its result must be that run's.
+    pub fn of_run(dir: PathBuf, run_id: &str) -> RunDir {
+        RunDir {
+            dir,
+            expected_id: Some(run_id.to_string()),
+        }
     }
 
     /// The directory.
@@ -250,7 +264,24 @@ impl RunDir {
     /// The run's status as its files tell it: every seal and checksum is verified.
     pub fn status(&self) -> RunStatus {
         if let Some(settled) = self.settled() {
+            // A failed run keeps its checkpoint for `--retry-failed`: it must verify too.
+            if matches!(settled, RunStatus::Failed { .. }) && self.checkpoint_file().exists() {
+                if let Err(damage) = self.verified_checkpoint() {
+                    return RunStatus::Damaged { damage };
+                }
+            }
             return settled;
+        }
+        // The run had finished (its final weights are written just before the seal) but
+        // its result is gone: its records are complete, so they are set aside, not
+        // truncated, before it trains again.
+        if self.weights_final_file().exists() {
+            return RunStatus::Damaged {
+                damage: Damage::new(
+                    RESULT_FILE,
+                    "missing, though the run had finished (its final weights exist)",
+                ),
+            };
         }
         if self.checkpoint_file().is_file() {
             return match self.verified_checkpoint() {
@@ -269,7 +300,7 @@ impl RunDir {
     /// seal does not verify, exactly as [`RunDir::status`] reports them), else `None`.
     /// Unlike `status`, it never reads the checkpoint.
     pub fn settled(&self) -> Option<RunStatus> {
-        if self.result_file().is_file() {
+        if self.result_file().exists() {
             return Some(match self.check_seal() {
                 Ok(r) => RunStatus::Done {
                     diverged: r.status == Outcome::Diverged,
@@ -452,7 +483,10 @@ impl RunDir {
         let result = self.sealed_result()?;
         let seal = result.seal.as_ref().expect("sealed_result checks the seal");
         for name in seal.files.keys() {
-            self.read_sealed_file(seal, name)?;
+            let bytes = self.read_sealed_file(seal, name)?;
+            if name == CONFIG_FILE {
+                check_config(&bytes, &result)?;
+            }
         }
         Ok(result)
     }
@@ -467,15 +501,7 @@ impl RunDir {
                 self.read_sealed_file(seal, name)?;
             }
         }
-        let config = self.read_sealed_file(seal, CONFIG_FILE)?;
-        let config: RunConfigFile = serde_json::from_slice(&config)
-            .map_err(|e| Damage::new(CONFIG_FILE, format!("unreadable run config ({e})")))?;
-        if config.run_id != result.run_id || config.config != result.config {
-            return Err(Damage::new(
-                CONFIG_FILE,
-                format!("holds another run's configuration ({})", config.run_id),
-            ));
-        }
+        check_config(&self.read_sealed_file(seal, CONFIG_FILE)?, &result)?;
         let records = |name: &str| -> Result<Vec<u8>, Damage> { self.read_sealed_file(seal, name) };
         let steps = jsonl::parse(&records(STEPS_FILE)?, &self.steps_file())
             .map_err(|e| Damage::new(STEPS_FILE, format!("{e:#}")))?
@@ -532,7 +558,11 @@ impl RunDir {
                 "content changed: it does not match its own seal",
             ));
         }
-        if result.run_id != self.run_id() {
+        if self
+            .expected_id
+            .as_ref()
+            .is_some_and(|id| *id != result.run_id)
+        {
             return Err(Damage::new(
                 RESULT_FILE,
                 format!("holds the result of run {}", result.run_id),
@@ -591,11 +621,6 @@ impl RunDir {
         Ok(c)
     }
 
-    /// The run's id (its directory's name).
-    fn run_id(&self) -> &str {
-        self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
-    }
-
     /// Moves the files of a damaged run aside, into `damaged/<n>/` inside the run
     /// directory (never deleting anything), with `damage.txt` saying why; the run then
     /// starts afresh. `config.json` moves only when it is the damaged file (it is
@@ -640,6 +665,19 @@ impl RunDir {
         )?;
         Ok(aside)
     }
+}
+
+/// `config.json`'s bytes hold the configuration and id of `result`'s run.
+fn check_config(bytes: &[u8], result: &RunResult) -> Result<(), Damage> {
+    let config: RunConfigFile = serde_json::from_slice(bytes)
+        .map_err(|e| Damage::new(CONFIG_FILE, format!("unreadable run config ({e})")))?;
+    if config.run_id != result.run_id || config.config != result.config {
+        return Err(Damage::new(
+            CONFIG_FILE,
+            format!("holds another run's configuration ({})", config.run_id),
+        ));
+    }
+    Ok(())
 }
 
 /// `result.json` as written: pretty JSON and a newline.

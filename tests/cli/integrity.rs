@@ -127,6 +127,16 @@ fn damage_and_repair(reference: &Path, want: &[(String, Vec<u8>)], file: &str, f
         "{case}: {vout}"
     );
 
+    // With nobody reading its output, verify still says so by its exit code.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let closed = run_with_stdout(
+        dir.path(),
+        &["verify", sweep_dir.to_str().unwrap()],
+        Stdio::from(writer),
+    );
+    assert_eq!(closed.status.code(), Some(1), "{case}");
+
     // run repairs it, moving the damaged files aside.
     let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
     assert!(out.contains("1 repaired"), "{case}: {out}");
@@ -292,6 +302,69 @@ fn verify_catches_tables_that_disagree_with_the_runs() {
     // aggregate rebuilds the tables; then everything verifies.
     ok(run_in(dir.path(), &["aggregate", "runs/tables"]));
     ok(run_in(dir.path(), &["verify", "runs/tables"]));
+}
+
+#[test]
+fn a_finished_run_whose_result_is_lost_is_set_aside_not_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", &small_sweep("lost", 20, 1));
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let sweep_dir = dir.path().join("runs/lost");
+    let want = run_files(&sweep_dir);
+    let run = std::fs::read_dir(sweep_dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let steps_before = std::fs::read(run.join("steps.jsonl")).unwrap();
+    std::fs::remove_file(run.join("result.json")).unwrap();
+    let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
+    assert!(
+        plan.contains("damaged: result.json: missing, though the run had finished"),
+        "{plan}"
+    );
+    let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    assert!(out.contains("1 repaired"), "{out}");
+    // The complete records were kept aside, byte for byte, and the rerun equals them.
+    assert_eq!(
+        std::fs::read(run.join("damaged/1/steps.jsonl")).unwrap(),
+        steps_before
+    );
+    assert_eq!(run_files(&sweep_dir), want);
+    // A directory where result.json should be is damage too, and is moved aside.
+    std::fs::remove_file(run.join("result.json")).unwrap();
+    std::fs::create_dir(run.join("result.json")).unwrap();
+    let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
+    assert!(
+        plan.contains("damaged: result.json: cannot be read"),
+        "{plan}"
+    );
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    assert!(run.join("damaged/2/result.json").is_dir());
+    assert_eq!(run_files(&sweep_dir), want);
+}
+
+#[test]
+fn train_out_twice_into_one_directory_is_not_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "train",
+        "--depth",
+        "2",
+        "--width",
+        "4",
+        "--steps",
+        "5",
+        "--eval-size",
+        "16",
+        "--out",
+        "mine",
+    ];
+    ok(run_in(dir.path(), &args));
+    let out = ok(run_in(dir.path(), &args));
+    assert!(!out.contains("damaged"), "{out}");
+    assert!(!dir.path().join("mine/damaged").exists());
+    assert!(dir.path().join("mine/result.json").is_file());
 }
 
 /// A sweep with tables, for the output tests.
