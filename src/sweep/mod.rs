@@ -145,6 +145,7 @@
 mod error;
 mod expand;
 mod schema;
+mod toml_values;
 mod value;
 
 use std::path::Path;
