@@ -184,7 +184,7 @@ fn comparison(dir: &SweepDir, spec: &compare::CompareSpec) -> anyhow::Result<com
 /// Writes `tables/compare.parquet` (statistics and verdict per stratum) and
 /// `tables/compare_pairs.parquet` (one row per pair).
 fn write_comparison(dir: &SweepDir, c: &compare::Comparison) -> anyhow::Result<()> {
-    let (mut summary, mut pairs) = compare::frames(c)?;
+    let (mut summary, mut pairs) = compare::render::frames(c)?;
     for (name, df) in [("compare", &mut summary), ("compare_pairs", &mut pairs)] {
         analysis::write_output(df, Format::Parquet, Some(&tables::table_path(dir, name)))?;
     }
@@ -202,7 +202,7 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
     };
     let c = comparison(&dir, &spec)?;
     write_comparison(&dir, &c)?;
-    crate::out!("{}", compare::render_text(&c));
+    crate::out!("{}", compare::render::render_text(&c));
     crate::outln!(
         "\nwritten: {}",
         dir.tables().join("compare.parquet").display()

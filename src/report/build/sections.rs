@@ -103,7 +103,7 @@ pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
 }
 
 /// The fairness audit: the comparison along `residual` (or the first axis but `seed`)
-/// of the final eval loss, rendered by [`compare::render_markdown`]. Returns the
+/// of the final eval loss, rendered by [`compare::render::render_markdown`]. Returns the
 /// comparison for the paired-seeds figure.
 pub(super) fn fairness(md: &mut String, sweep: &Sweep<'_>) -> Option<Comparison> {
     let _ = writeln!(md, "## Fairness audit\n");
@@ -124,7 +124,7 @@ pub(super) fn fairness(md: &mut String, sweep: &Sweep<'_>) -> Option<Comparison>
             };
             match compare::compare(runs, axes, &spec_c) {
                 Ok(c) => {
-                    let _ = writeln!(md, "{}", compare::render_markdown(&c));
+                    let _ = writeln!(md, "{}", compare::render::render_markdown(&c));
                     Some(c)
                 }
                 Err(e) => {

@@ -1,0 +1,271 @@
+//! A finished [`Comparison`] in its three output forms: terminal text
+//! ([`render_text`]), the report's markdown ([`render_markdown`]) and the two parquet
+//! frames of `resweep compare` ([`frames`]). It reads a comparison; it computes nothing.
+
+use super::*;
+use crate::format;
+use polars::prelude::*;
+use std::collections::BTreeSet;
+
+/// The audit and the statistics as text for the terminal.
+pub fn render_text(c: &Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let better = if c.lower_is_better {
+        "lower is better"
+    } else {
+        "higher is better"
+    };
+    let _ = writeln!(
+        s,
+        "fairness audit: {} ({}), metric {} ({better})",
+        c.axis,
+        c.arms.join(" vs "),
+        c.metric
+    );
+    let _ = writeln!(s, "{}", c.verdict());
+    if c.fair() {
+        let mut checked = vec!["seed"];
+        if !c.skipped_checks.iter().any(|x| x.starts_with("init")) {
+            checked.extend(["initial-weight hash", "parameter count"]);
+        }
+        if !c.skipped_checks.iter().any(|x| x.starts_with("data")) {
+            checked.push("data hash");
+        }
+        let _ = writeln!(
+            s,
+            "  identical within every pair: {} and every other setting",
+            checked.join(", ")
+        );
+    }
+    for f in &c.flags {
+        let _ = writeln!(s, "  - [{}] {}", f.kind, f.message);
+    }
+    for skipped in &c.skipped_checks {
+        let _ = writeln!(s, "  not checked: {skipped}");
+    }
+    for st in &c.strata {
+        let (a, b) = (
+            format!("{}={}", c.axis, c.baseline),
+            format!("{}={}", c.axis, st.arm),
+        );
+        let _ = writeln!(
+            s,
+            "\n{}: {a} vs {b}, {} pairs by seed",
+            st.label(),
+            st.pairs.len()
+        );
+        let header = vec![
+            "seed".to_string(),
+            a.clone(),
+            b.clone(),
+            format!("diff ({} - {})", st.arm, c.baseline),
+        ];
+        let table_rows: Vec<Vec<String>> = st
+            .pairs
+            .iter()
+            .map(|p| {
+                vec![
+                    p.seed.clone(),
+                    format::value(p.a),
+                    format::value(p.b),
+                    format::value(p.b - p.a),
+                ]
+            })
+            .collect();
+        for line in crate::table::aligned(&header, &table_rows).lines() {
+            let _ = writeln!(s, "  {line}");
+        }
+        if let Some(p) = &st.stats {
+            let _ = writeln!(
+                s,
+                "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means)
+            );
+            let _ = writeln!(
+                s,
+                "  {b} better in {} of {} seeds ({} ties); probability of improvement {:.2} [{:.2}, {:.2}]; sign test p = {}",
+                p.wins_b,
+                p.n,
+                p.ties,
+                p.prob_improvement,
+                p.prob_improvement_ci_low,
+                p.prob_improvement_ci_high,
+                format::value(p.sign_test_p)
+            );
+            if let Some(w) = &p.warning {
+                let _ = writeln!(s, "  warning: {w}");
+            }
+        }
+    }
+    s
+}
+
+/// The audit and the statistics as markdown (for report.md).
+pub fn render_markdown(c: &Comparison) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "**{}**\n", c.verdict());
+    for f in &c.flags {
+        let _ = writeln!(s, "- `{}`: {}", f.kind, f.message);
+    }
+    if c.fair() {
+        let _ = writeln!(
+            s,
+            "Within every pair the seed, the initial-weight hash, the data hash, the parameter count and every other setting are identical{}.",
+            if c.skipped_checks.is_empty() { String::new() } else { format!(" (not checked: {})", c.skipped_checks.join("; ")) }
+        );
+    }
+    let better = if c.lower_is_better {
+        "lower is better"
+    } else {
+        "higher is better"
+    };
+    let _ = writeln!(
+        s,
+        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% bootstrap CI.\n",
+        c.metric, c.axis, c.baseline
+    );
+    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | ratio | arm better | P(improvement) | sign p |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for st in &c.strata {
+        if let Some(p) = &st.stats {
+            let _ = writeln!(
+                s,
+                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {:.2} | {} |",
+                st.label(),
+                c.axis,
+                c.baseline,
+                st.arm,
+                p.n,
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                format::value(p.ratio_of_means),
+                p.wins_b,
+                p.n,
+                p.prob_improvement,
+                format::value(p.sign_test_p)
+            );
+        }
+    }
+    let warnings: BTreeSet<&str> = c
+        .strata
+        .iter()
+        .filter_map(|st| st.stats.as_ref()?.warning.as_deref())
+        .collect();
+    for w in warnings {
+        let _ = writeln!(s, "\n> {w}");
+    }
+    s
+}
+
+/// The comparison as two frames: one row per stratum and arm (statistics and verdict),
+/// and one row per pair.
+pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
+    let st = &c.strata;
+    let stat = |f: fn(&Paired) -> f64| -> Vec<Option<f64>> {
+        st.iter().map(|s| s.stats.as_ref().map(f)).collect()
+    };
+    let flags = c
+        .flags
+        .iter()
+        .map(|f| format!("[{}] {}", f.kind, f.message))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let n = st.len();
+    let labels: Vec<String> = st.iter().map(Stratum::label).collect();
+    let summary = DataFrame::new(
+        n,
+        vec![
+            Column::new("axis".into(), vec![c.axis.clone(); n]),
+            Column::new("metric".into(), vec![c.metric.clone(); n]),
+            Column::new("lower_is_better".into(), vec![c.lower_is_better; n]),
+            Column::new("stratum".into(), &labels),
+            Column::new("baseline".into(), vec![c.baseline.clone(); n]),
+            Column::new(
+                "arm".into(),
+                st.iter().map(|s| s.arm.clone()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_pairs".into(),
+                st.iter().map(|s| s.pairs.len() as i64).collect::<Vec<_>>(),
+            ),
+            Column::new("mean_baseline".into(), stat(|p| p.mean_a)),
+            Column::new("mean_arm".into(), stat(|p| p.mean_b)),
+            Column::new("mean_diff".into(), stat(|p| p.mean_diff)),
+            Column::new("diff_ci_low".into(), stat(|p| p.diff_ci_low)),
+            Column::new("diff_ci_high".into(), stat(|p| p.diff_ci_high)),
+            Column::new("ratio_of_means".into(), stat(|p| p.ratio_of_means)),
+            Column::new("wins_arm".into(), stat(|p| p.wins_b as f64)),
+            Column::new("ties".into(), stat(|p| p.ties as f64)),
+            Column::new("prob_improvement".into(), stat(|p| p.prob_improvement)),
+            Column::new(
+                "prob_improvement_ci_low".into(),
+                stat(|p| p.prob_improvement_ci_low),
+            ),
+            Column::new(
+                "prob_improvement_ci_high".into(),
+                stat(|p| p.prob_improvement_ci_high),
+            ),
+            Column::new("sign_test_p".into(), stat(|p| p.sign_test_p)),
+            Column::new(
+                "warning".into(),
+                st.iter()
+                    .map(|s| s.stats.as_ref().and_then(|p| p.warning.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("fair".into(), vec![c.fair(); n]),
+            Column::new("verdict".into(), vec![c.verdict(); n]),
+            Column::new("flags".into(), vec![flags; n]),
+        ],
+    )?;
+    // Every pair with its stratum's label and arm.
+    let all: Vec<(&str, &str, &PairRow)> = st
+        .iter()
+        .zip(&labels)
+        .flat_map(|(s, label)| {
+            s.pairs
+                .iter()
+                .map(move |p| (label.as_str(), s.arm.as_str(), p))
+        })
+        .collect();
+    let m = all.len();
+    let text = |name: &str, get: fn(&PairRow) -> &str| {
+        Column::new(
+            name.into(),
+            all.iter().map(|(_, _, p)| get(p)).collect::<Vec<&str>>(),
+        )
+    };
+    let value = |name: &str, get: fn(&PairRow) -> f64| {
+        Column::new(
+            name.into(),
+            all.iter().map(|(_, _, p)| get(p)).collect::<Vec<f64>>(),
+        )
+    };
+    let pairs = DataFrame::new(
+        m,
+        vec![
+            Column::new(
+                "stratum".into(),
+                all.iter().map(|t| t.0).collect::<Vec<_>>(),
+            ),
+            Column::new("baseline".into(), vec![c.baseline.clone(); m]),
+            Column::new("arm".into(), all.iter().map(|t| t.1).collect::<Vec<_>>()),
+            text("seed", |p| &p.seed),
+            text("run_baseline", |p| &p.run_a),
+            text("run_arm", |p| &p.run_b),
+            value("value_baseline", |p| p.a),
+            value("value_arm", |p| p.b),
+            value("diff", |p| p.b - p.a),
+        ],
+    )?;
+    Ok((summary, pairs))
+}
