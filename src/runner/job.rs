@@ -67,10 +67,9 @@ impl Opened {
 /// truncated when the recorder opens them). The caller holds the run's lock.
 pub fn open(dir: &RunDir, cfg: &RunConfig, events: &EventSink) -> anyhow::Result<Opened> {
     let run_id = cfg.run_id();
+    // `status` verifies every seal and checkpoint (a failed run's too).
     let damage = match dir.status() {
         RunStatus::Damaged { damage } => Some(damage),
-        // A failed run keeps its checkpoint for `--retry-failed`: check it too.
-        _ if dir.checkpoint_file().exists() => dir.verified_checkpoint().err(),
         _ => None,
     };
     if let Some(damage) = &damage {

@@ -480,33 +480,22 @@ impl RunDir {
     /// Reads `result.json` and verifies the whole seal (every sealed file's length and
     /// SHA-256, and the result's own digest) without parsing the metrics.
     pub fn check_seal(&self) -> Result<RunResult, Damage> {
-        let result = self.sealed_result()?;
-        let seal = result.seal.as_ref().expect("sealed_result checks the seal");
-        for name in seal.files.keys() {
-            let bytes = self.read_sealed_file(seal, name)?;
-            if name == CONFIG_FILE {
-                check_config(&bytes, &result)?;
-            }
-        }
-        Ok(result)
+        self.walk_seal(|_, _| {})
     }
 
     /// Reads a complete run for aggregation: the result and its records, parsed from the
     /// very bytes whose seal verified (a run's rows are used whole or not at all).
     pub fn read_sealed(&self) -> Result<SealedRun, Damage> {
-        let result = self.sealed_result()?;
-        let seal = result.seal.as_ref().expect("sealed_result checks the seal");
-        for name in seal.files.keys() {
-            if !REQUIRED_SEALED.contains(&name.as_str()) {
-                self.read_sealed_file(seal, name)?;
-            }
-        }
-        check_config(&self.read_sealed_file(seal, CONFIG_FILE)?, &result)?;
-        let records = |name: &str| -> Result<Vec<u8>, Damage> { self.read_sealed_file(seal, name) };
-        let steps = jsonl::parse(&records(STEPS_FILE)?, &self.steps_file())
+        let (mut steps, mut layers) = (Vec::new(), Vec::new());
+        let result = self.walk_seal(|name, bytes| match name {
+            STEPS_FILE => steps = bytes,
+            LAYERS_FILE => layers = bytes,
+            _ => {}
+        })?;
+        let steps = jsonl::parse(&steps, &self.steps_file())
             .map_err(|e| Damage::new(STEPS_FILE, format!("{e:#}")))?
             .rows;
-        let layers = jsonl::parse(&records(LAYERS_FILE)?, &self.layers_file())
+        let layers = jsonl::parse(&layers, &self.layers_file())
             .map_err(|e| Damage::new(LAYERS_FILE, format!("{e:#}")))?
             .rows;
         Ok(SealedRun {
@@ -514,6 +503,21 @@ impl RunDir {
             steps,
             layers,
         })
+    }
+
+    /// Reads `result.json`, verifies every file its seal covers (and that config.json
+    /// holds the result's run), handing each file's verified bytes to `visit`.
+    fn walk_seal(&self, mut visit: impl FnMut(&str, Vec<u8>)) -> Result<RunResult, Damage> {
+        let result = self.sealed_result()?;
+        let seal = result.seal.as_ref().expect("sealed_result checks the seal");
+        for name in seal.files.keys() {
+            let bytes = self.read_sealed_file(seal, name)?;
+            if name == CONFIG_FILE {
+                check_config(&bytes, &result)?;
+            }
+            visit(name, bytes);
+        }
+        Ok(result)
     }
 
     /// `result.json`, parsed, with a seal whose own digest verifies.
