@@ -97,6 +97,16 @@ pub(super) struct Rect {
 }
 
 impl Rect {
+    /// The rectangle of a drawing area's pixel range (`DrawingArea::get_pixel_range`).
+    pub(super) fn of_pixels((x, y): (std::ops::Range<i32>, std::ops::Range<i32>)) -> Rect {
+        Rect {
+            x0: x.start,
+            y0: y.start,
+            x1: x.end,
+            y1: y.end,
+        }
+    }
+
     pub(super) fn contains(&self, (x, y): (i32, i32)) -> bool {
         x >= self.x0 && x <= self.x1 && y >= self.y0 && y <= self.y1
     }

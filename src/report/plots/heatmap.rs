@@ -228,13 +228,7 @@ fn draw_heat(
             pa.draw(&Rectangle::new([(x0, y0), (x1, y1)], color.filled()))?;
         }
     }
-    let (px, py) = pa.get_pixel_range();
-    let plot = Rect {
-        x0: px.start,
-        y0: py.start,
-        x1: px.end,
-        y1: py.end,
-    };
+    let plot = Rect::of_pixels(pa.get_pixel_range());
     if let Some(nb) = &notes_box {
         place_notes(root, plot, nb, &[], true)?;
     }

@@ -326,13 +326,7 @@ pub(super) fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_
         .light_line_style(GRID_LIGHT.stroke_width(1))
         .axis_style(BLACK.stroke_width(1))
         .draw()?;
-    let (px, py) = chart.plotting_area().get_pixel_range();
-    let plot = Rect {
-        x0: px.start,
-        y0: py.start,
-        x1: px.end,
-        y1: py.end,
-    };
+    let plot = Rect::of_pixels(chart.plotting_area().get_pixel_range());
 
     // Data: bands first (under every line), then lines, then dashed theory on top.
     let tx = |x: f64| x_axis.clamp(x);

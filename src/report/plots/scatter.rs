@@ -154,13 +154,7 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
             }
         }
     }
-    let (px, py) = pa.get_pixel_range();
-    let plot = Rect {
-        x0: px.start,
-        y0: py.start,
-        x1: px.end,
-        y1: py.end,
-    };
+    let plot = Rect::of_pixels(pa.get_pixel_range());
 
     // Notes first (least crowded corner), then seed labels around the points, avoiding
     // the plot edge, the notes, the points and each other; a label that fits nowhere is
