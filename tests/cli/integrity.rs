@@ -344,22 +344,27 @@ fn a_finished_run_whose_result_is_lost_is_set_aside_not_truncated() {
     assert_eq!(run_files(&sweep_dir), want);
 }
 
+/// A `resweep train` that finishes in milliseconds.
+const TINY_TRAIN: [&str; 9] = [
+    "train",
+    "--depth",
+    "2",
+    "--width",
+    "4",
+    "--steps",
+    "5",
+    "--eval-size",
+    "16",
+];
+
 #[test]
 fn train_out_twice_into_one_directory_is_not_damage() {
     let dir = tempfile::tempdir().unwrap();
-    let args = [
-        "train",
-        "--depth",
-        "2",
-        "--width",
-        "4",
-        "--steps",
-        "5",
-        "--eval-size",
-        "16",
-        "--out",
-        "mine",
-    ];
+    let args: Vec<&str> = TINY_TRAIN
+        .iter()
+        .copied()
+        .chain(["--out", "mine"])
+        .collect();
     ok(run_in(dir.path(), &args));
     let out = ok(run_in(dir.path(), &args));
     assert!(!out.contains("damaged"), "{out}");
@@ -394,17 +399,7 @@ fn printing_commands() -> Vec<Vec<&'static str>> {
         vec!["compare", "runs/pipes", "--axis", "residual"],
         vec!["run", "s.toml"],
         vec!["slurm", "s.toml", "--tasks", "2"],
-        vec![
-            "train",
-            "--depth",
-            "2",
-            "--width",
-            "4",
-            "--steps",
-            "5",
-            "--eval-size",
-            "16",
-        ],
+        TINY_TRAIN.to_vec(),
         vec![
             "bench", "--batch", "8", "--depth", "2", "--width", "8", "--steps", "2", "--reps", "1",
         ],
