@@ -432,6 +432,9 @@ fn synthetic_run(index: usize, cfg: &RunConfig) -> SyntheticRun {
                     act_std,
                     dead_frac: (dead * units).round() / units,
                     weight_norm: weight_norm0 * (1.0 + 0.1 * progress + 0.01 * normal(&mut rng)),
+                    branch_ratio: Some(scale * lognormal(&mut rng, 0.1)),
+                    update_ratio: (t < cfg.steps).then(|| 1e-3 * lognormal(&mut rng, 0.3)),
+                    bias_update: (t < cfg.steps).then(|| 1e-3 * lognormal(&mut rng, 0.3)),
                 });
             }
         }

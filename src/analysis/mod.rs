@@ -16,6 +16,7 @@
 //! [`tables`], then [`query`](mod@query), [`compare`] and [`verify`].
 mod columns;
 pub mod compare;
+pub mod probe_tables;
 pub mod query;
 pub mod stats;
 pub mod summary;

@@ -52,7 +52,12 @@
 //!
 //! **`layers.parquet`** — one row per probe step and layer, by `run_id`, `step`, `layer`:
 //! `run_id` str, `step` i64, `layer` i64 (1 = next to the input), `grad_norm`,
-//! `bias_grad_norm`, `act_mean`, `act_std`, `dead_frac`, `weight_norm` f64.
+//! `bias_grad_norm`, `act_mean`, `act_std`, `dead_frac`, `weight_norm` f64;
+//! `branch_ratio` (`||relu(W x + b)|| / ||x||` on the first 64 eval inputs), `update_ratio`
+//! (`||dW|| / ||W||` of the update that follows the step) and `bias_update` (`||db||`)
+//! f64, nullable (null at the last step, which takes no update).
+//!
+//! The micro-world probes have tables of their own: see [`super::probe_tables`].
 //!
 //! **`summary.parquet`** (and `summary.csv`) — long format, one row per group and metric
 //! (see [`super::summary::summary_frame`]): the grouping settings (every axis of the
@@ -73,6 +78,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use super::columns::setting_columns;
+use super::probe_tables::ProbeTables;
 use super::summary::{self, Group, SummaryRow};
 use crate::config::{RunConfig, SETTING_NAMES};
 use crate::experiment::{LayerRecord, StepRecord};
@@ -87,6 +93,7 @@ fn pl<T>(r: PolarsResult<T>, what: impl FnOnce() -> String) -> anyhow::Result<T>
 
 /// The tables `collect` writes and `query` registers, by name (`<name>.parquet`).
 pub const TABLE_NAMES: &[&str] = &["runs", "steps", "layers", "summary"];
+// The probe tables are listed in [`super::probe_tables::PROBE_TABLES`].
 
 /// Runs read in parallel at a time.
 const READ_BATCH: usize = 64;
@@ -251,6 +258,7 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
     let path = |name: &str| tables.join(format!("{name}.parquet"));
     let mut steps_out = StagedParquet::create(&path("steps"), &steps_schema())?;
     let mut layers_out = StagedParquet::create(&path("layers"), &layers_schema())?;
+    let mut probes_out = ProbeTables::create(tables)?;
 
     let mut results: Vec<RunResult> = Vec::new();
     let (mut partial, mut pending, mut failed, mut damaged) =
@@ -276,7 +284,11 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
                         result,
                         steps,
                         layers,
+                        probes,
                     } = *run;
+                    if let Some(p) = &probes {
+                        probes_out.push(id, p)?;
+                    }
                     steps_rows += steps.len();
                     layers_rows += layers.len();
                     steps_buf.push(id, &steps);
@@ -354,7 +366,7 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         w.write_all(summary_markdown(&collected).as_bytes())?;
         Staged::sync(w)?;
     }
-    let staged = [
+    let mut staged = vec![
         runs_out,
         steps_out.finish()?,
         layers_out.finish()?,
@@ -362,6 +374,7 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         csv_out,
         md_out,
     ];
+    staged.extend(probes_out.finish()?);
     for s in staged {
         collected.files.push(s.commit()?);
     }
@@ -526,6 +539,9 @@ struct LayerColumns {
     act_std: Vec<f64>,
     dead_frac: Vec<f64>,
     weight_norm: Vec<f64>,
+    branch_ratio: Vec<Option<f64>>,
+    update_ratio: Vec<Option<f64>>,
+    bias_update: Vec<Option<f64>>,
 }
 
 impl LayerColumns {
@@ -549,6 +565,9 @@ impl LayerColumns {
             self.act_std.push(l.act_std);
             self.dead_frac.push(l.dead_frac);
             self.weight_norm.push(l.weight_norm);
+            self.branch_ratio.push(l.branch_ratio);
+            self.update_ratio.push(l.update_ratio);
+            self.bias_update.push(l.bias_update);
         }
     }
 
@@ -565,6 +584,9 @@ impl LayerColumns {
             Column::new("act_std".into(), b.act_std),
             Column::new("dead_frac".into(), b.dead_frac),
             Column::new("weight_norm".into(), b.weight_norm),
+            Column::new("branch_ratio".into(), b.branch_ratio),
+            Column::new("update_ratio".into(), b.update_ratio),
+            Column::new("bias_update".into(), b.bias_update),
         ];
         Ok(DataFrame::new(n, cols)?)
     }
@@ -600,6 +622,9 @@ fn layers_schema() -> Schema {
         "act_std",
         "dead_frac",
         "weight_norm",
+        "branch_ratio",
+        "update_ratio",
+        "bias_update",
     ] {
         fields.push(Field::new(name.into(), DataType::Float64));
     }
@@ -686,14 +711,14 @@ impl SharedFile {
 }
 
 /// A parquet file (zstd) written row group by row group into a [`Staged`] file.
-struct StagedParquet {
+pub(crate) struct StagedParquet {
     staged: Staged,
     file: SharedFile,
     writer: polars::io::parquet::write::BatchedWriter<SharedFile>,
 }
 
 impl StagedParquet {
-    fn create(path: &Path, schema: &Schema) -> anyhow::Result<StagedParquet> {
+    pub(crate) fn create(path: &Path, schema: &Schema) -> anyhow::Result<StagedParquet> {
         let staged = Staged::create(path)?;
         let file = SharedFile(std::sync::Arc::new(std::sync::Mutex::new(staged.writer()?)));
         let writer = pl(
@@ -709,7 +734,7 @@ impl StagedParquet {
         })
     }
 
-    fn write(&mut self, df: &mut DataFrame) -> anyhow::Result<()> {
+    pub(crate) fn write(&mut self, df: &mut DataFrame) -> anyhow::Result<()> {
         df.align_chunks();
         pl(self.writer.write_batch(df), || {
             format!("cannot write {}", self.staged.path.display())
@@ -717,7 +742,7 @@ impl StagedParquet {
     }
 
     /// Writes the footer and syncs; the file still has to be committed.
-    fn finish(self) -> anyhow::Result<Staged> {
+    pub(crate) fn finish(self) -> anyhow::Result<Staged> {
         pl(self.writer.finish(), || {
             format!("cannot write {}", self.staged.path.display())
         })?;

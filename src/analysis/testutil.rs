@@ -91,6 +91,9 @@ pub(crate) fn records(
                     act_std: 0.5 * lf + 0.1 * s + 0.01 * tf,
                     dead_frac: 0.25,
                     weight_norm: 1.0 + 0.01 * tf,
+                    branch_ratio: Some(0.2 + 0.01 * lf + 0.001 * s),
+                    update_ratio: (!end).then_some(1e-3 * lf),
+                    bias_update: (!end).then_some(1e-4 * (tf + 1.0)),
                 });
             }
         }

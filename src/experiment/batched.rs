@@ -44,7 +44,8 @@ use super::model::{self, Arch, LayerStats};
 use super::optim::{OptimizerState, Update};
 use super::streams;
 use super::train::{
-    eval_batch_and_data_hash, Ending, Fingerprints, LayerRecord, Observer, StepRecord, TrainState,
+    eval_batch_and_data_hash, probe_inputs, Ending, Fingerprints, LayerRecord, Observer, StepProbe,
+    StepRecord, TrainState,
 };
 use crate::config::RunConfig;
 use candle_core::{Device, Tensor};
@@ -93,6 +94,8 @@ impl BatchKey {
 struct Member {
     cfg: RunConfig,
     eval_x: Vec<f32>,
+    /// The per-step probes' inputs (see [`super::train::probe_inputs`]).
+    probe_x: nalgebra::DMatrix<f64>,
     opt: OptimizerState,
     fingerprints: Fingerprints,
     /// The member's final state once it has left the batch.
@@ -240,6 +243,7 @@ impl BatchedTrainer {
             flat.extend_from_slice(&state.params);
             let (eval_x, data_hash) = eval_batch_and_data_hash(&cfg);
             out.push(Member {
+                probe_x: probe_inputs(&eval_x, cfg.width),
                 cfg,
                 eval_x,
                 opt: state.opt,
@@ -324,7 +328,8 @@ impl BatchedTrainer {
             let t = self.step;
             let (xs, acts, losses, grad) = self.forward_and_loss(t)?;
             let plans = self.plans(t, &losses)?;
-            let (stats, _) = self.backward_and_update(&xs, &acts, grad, &plans, t)?;
+            let mut probes = self.step_probes(&plans)?;
+            let (stats, _) = self.backward_and_update(&xs, &acts, grad, &plans, &mut probes, t)?;
             drop((xs, acts));
 
             let mut leaving = Vec::new();
@@ -335,11 +340,14 @@ impl BatchedTrainer {
                     train_loss: plan.loss.is_finite().then_some(plan.loss),
                     eval_loss: plan.eval_loss.filter(|v| v.is_finite()),
                 };
-                let layers: Vec<LayerRecord> = stats[pos]
+                let mut layers: Vec<LayerRecord> = stats[pos]
                     .iter()
                     .enumerate()
                     .map(|(l, s)| LayerRecord::new(t, l + 1, s))
                     .collect();
+                if let Some(sp) = &probes[pos] {
+                    sp.fill(&mut layers);
+                }
                 let outcome = self.after_step(
                     pos,
                     plan,
@@ -529,9 +537,28 @@ impl BatchedTrainer {
                 update: true,
             })
             .collect();
-        let (_, top_dz) = self.backward_and_update(&xs, &acts, grad, &plans, t)?;
+        let mut probes = vec![None; plans.len()];
+        let (_, top_dz) = self.backward_and_update(&xs, &acts, grad, &plans, &mut probes, t)?;
         self.step = t + 1;
         Ok((xs[0].clone(), top_dz))
+    }
+
+    /// The branch ratios of the members probed at this step, from their parameters before
+    /// the update (the update sizes are added by [`Self::backward_and_update`]).
+    fn step_probes(&self, plans: &[Plan]) -> anyhow::Result<Vec<Option<StepProbe>>> {
+        let n = self.arch.param_count();
+        Ok(with_f32(&self.params, |p| {
+            plans
+                .iter()
+                .enumerate()
+                .map(|(pos, plan)| {
+                    let m = &self.members[self.active[pos]];
+                    plan.probe.then(|| {
+                        StepProbe::branch(self.arch, &p[pos * n..(pos + 1) * n], &m.probe_x)
+                    })
+                })
+                .collect()
+        })?)
     }
 
     /// The backward pass, layer by layer from the top; each layer's probes (for members
@@ -544,6 +571,7 @@ impl BatchedTrainer {
         acts: &[Tensor],
         grad: Tensor,
         plans: &[Plan],
+        probes: &mut [Option<StepProbe>],
         t: usize,
     ) -> anyhow::Result<(Vec<Vec<LayerStats>>, Tensor)> {
         let arch = self.arch;
@@ -605,9 +633,28 @@ impl BatchedTrainer {
                             let opt = &mut members[active[pos]].opt;
                             let member = &mut p[pos * n..(pos + 1) * n];
                             let dw = &dwv[pos * w * w..(pos + 1) * w * w];
-                            opt.apply_range(k, wr.start, &mut member[wr.clone()], dw);
                             let db = &dbv[pos * w..(pos + 1) * w];
-                            opt.apply_range(k, br.start, &mut member[br.clone()], db);
+                            match probes[pos].as_mut() {
+                                Some(sp) => {
+                                    let ws = opt.apply_measured(
+                                        k,
+                                        wr.start,
+                                        &mut member[wr.clone()],
+                                        dw,
+                                    );
+                                    let bs = opt.apply_measured(
+                                        k,
+                                        br.start,
+                                        &mut member[br.clone()],
+                                        db,
+                                    );
+                                    sp.updates.push((ws, bs));
+                                }
+                                None => {
+                                    opt.apply_range(k, wr.start, &mut member[wr.clone()], dw);
+                                    opt.apply_range(k, br.start, &mut member[br.clone()], db);
+                                }
+                            }
                         }
                     })
                 })??;
@@ -627,6 +674,9 @@ impl BatchedTrainer {
         }
         for s in &mut stats {
             s.reverse();
+        }
+        for sp in probes.iter_mut().flatten() {
+            sp.updates.reverse();
         }
         Ok((stats, top_dz))
     }

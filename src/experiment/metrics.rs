@@ -106,6 +106,9 @@ mod tests {
             act_std: g * 2.0,
             dead_frac: 0.5,
             weight_norm: 1.0,
+            branch_ratio: None,
+            update_ratio: None,
+            bias_update: None,
         };
         let layers = vec![
             layer(0, 1, 1.0),

@@ -13,6 +13,8 @@ pub mod lesion;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod probes;
+pub mod shatter;
 pub mod streams;
 pub mod train;
 

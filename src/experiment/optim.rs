@@ -109,6 +109,29 @@ impl OptimizerState {
         }
     }
 
+    /// [`Self::apply_range`], measuring the update: returns `||new - old||` and `||old||`
+    /// over the range (accumulated in f64). Bitwise the same parameters as
+    /// [`Self::apply_range`]; the probe steps' update sizes come from here.
+    pub fn apply_measured(
+        &mut self,
+        k: &Update,
+        start: usize,
+        params: &mut [f32],
+        g: &[f32],
+    ) -> UpdateSize {
+        let old = params.to_vec();
+        self.apply_range(k, start, params, g);
+        let (mut delta, mut size) = (0f64, 0f64);
+        for (&new, &was) in params.iter().zip(&old) {
+            delta += (f64::from(new) - f64::from(was)).powi(2);
+            size += f64::from(was).powi(2);
+        }
+        UpdateSize {
+            delta: delta.sqrt(),
+            old: size.sqrt(),
+        }
+    }
+
     /// [`Self::prepare`] and [`Self::apply_range`] in one call.
     pub fn step_range(
         &mut self,
@@ -121,6 +144,15 @@ impl OptimizerState {
         let k = self.prepare(cfg, t);
         self.apply_range(&k, start, params, g);
     }
+}
+
+/// How far one update moved a range of parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpdateSize {
+    /// `||new - old||`.
+    pub delta: f64,
+    /// `||old||`.
+    pub old: f64,
 }
 
 /// The constants of one update, from [`OptimizerState::prepare`].

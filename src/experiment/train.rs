@@ -8,7 +8,7 @@
 
 use super::kernels::FlushDenormals;
 use super::model::{self, Arch, LayerStats};
-use super::optim::OptimizerState;
+use super::optim::{OptimizerState, UpdateSize};
 use super::streams;
 use crate::config::RunConfig;
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,67 @@ pub struct LayerRecord {
     pub dead_frac: f64,
     /// L2 norm of the layer's weights.
     pub weight_norm: f64,
+    /// `||relu(W x_l + b)|| / ||x_l||` on the run's first eval inputs (see
+    /// [`super::probes`]): the branch against the stream for a ResMLP, the layer's output
+    /// against its input for a PlainMLP. `None` where the layer's input is zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_ratio: Option<f64>,
+    /// `||W_new - W|| / ||W||` of the update applied right after this step (`None` at
+    /// the last step, after a divergence, or for zero weights).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_ratio: Option<f64>,
+    /// `||b_new - b||` of that update (absolute: biases start at zero).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bias_update: Option<f64>,
+}
+
+/// The probe-step measurements that are not part of one pass's statistics: branch
+/// ratios (from the weights before the update) and the update's size, per layer.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StepProbe {
+    /// Per layer, [`LayerRecord::branch_ratio`].
+    pub branch_ratio: Vec<Option<f64>>,
+    /// Per layer, the weight and bias update sizes, when an update followed.
+    pub updates: Vec<(UpdateSize, UpdateSize)>,
+}
+
+impl StepProbe {
+    /// Branch ratios of `params` on the probe inputs.
+    pub(crate) fn branch(
+        arch: Arch,
+        params: &[f32],
+        probe_x: &nalgebra::DMatrix<f64>,
+    ) -> StepProbe {
+        StepProbe {
+            branch_ratio: super::lesion::branch_ratios(arch, params, probe_x),
+            updates: Vec::new(),
+        }
+    }
+
+    /// Fills the probe fields of a step's layer records.
+    pub(crate) fn fill(&self, layers: &mut [LayerRecord]) {
+        for (i, rec) in layers.iter_mut().enumerate() {
+            rec.branch_ratio = self
+                .branch_ratio
+                .get(i)
+                .copied()
+                .flatten()
+                .filter(|v| v.is_finite());
+            if let Some((w, b)) = self.updates.get(i) {
+                rec.update_ratio = (w.old > 0.0)
+                    .then(|| w.delta / w.old)
+                    .filter(|v| v.is_finite());
+                rec.bias_update = Some(b.delta).filter(|v| v.is_finite());
+            }
+        }
+    }
+}
+
+/// The inputs of the per-step probes: the first [`super::probes::LESION_INPUTS`] rows of
+/// the eval batch.
+pub(crate) fn probe_inputs(eval_x: &[f32], width: usize) -> nalgebra::DMatrix<f64> {
+    let rows = super::probes::LESION_INPUTS.min(eval_x.len() / width);
+    super::lesion::inputs(&eval_x[..rows * width], width)
 }
 
 impl LayerRecord {
@@ -58,6 +119,9 @@ impl LayerRecord {
             act_std: s.act_std,
             dead_frac: s.dead_frac,
             weight_norm: s.weight_norm,
+            branch_ratio: None,
+            update_ratio: None,
+            bias_update: None,
         }
     }
 }
@@ -159,6 +223,7 @@ pub struct Trainer {
     cfg: RunConfig,
     arch: Arch,
     eval_x: Vec<f32>,
+    probe_x: nalgebra::DMatrix<f64>,
     state: TrainState,
     fingerprints: Fingerprints,
 }
@@ -201,6 +266,7 @@ impl Trainer {
         Trainer {
             arch: Arch::of(cfg),
             cfg: cfg.clone(),
+            probe_x: probe_inputs(&eval_x, cfg.width),
             eval_x,
             state,
             fingerprints: Fingerprints {
@@ -246,13 +312,44 @@ impl Trainer {
                 train_loss: pass.loss.is_finite().then_some(pass.loss),
                 eval_loss: eval_loss.filter(|v| v.is_finite()),
             };
-            let layers: Vec<LayerRecord> = pass
+            let mut layers: Vec<LayerRecord> = pass
                 .layers
                 .iter()
                 .flatten()
                 .enumerate()
                 .map(|(i, s)| LayerRecord::new(t, i + 1, s))
                 .collect();
+            let mut step_probe =
+                probe.then(|| StepProbe::branch(self.arch, &self.state.params, &self.probe_x));
+            if finite && !last {
+                // Update t + 1, measured layer by layer at probe steps (the same bits as
+                // one whole-vector step: the update is element-wise).
+                let k = self.state.opt.prepare(cfg, t + 1);
+                match step_probe.as_mut() {
+                    Some(sp) => {
+                        for l in 0..self.arch.depth {
+                            let mut measure = |r: std::ops::Range<usize>| {
+                                self.state.opt.apply_measured(
+                                    &k,
+                                    r.start,
+                                    &mut self.state.params[r.clone()],
+                                    &pass.grads[r],
+                                )
+                            };
+                            let w = measure(self.arch.weight_range(l));
+                            let b = measure(self.arch.bias_range(l));
+                            sp.updates.push((w, b));
+                        }
+                    }
+                    None => self
+                        .state
+                        .opt
+                        .apply_range(&k, 0, &mut self.state.params, &pass.grads),
+                }
+            }
+            if let Some(sp) = &step_probe {
+                sp.fill(&mut layers);
+            }
             obs.record(&record, &layers)?;
             if !finite {
                 return Ok(Ending::Diverged { step: t });
@@ -260,9 +357,6 @@ impl Trainer {
             if last {
                 return Ok(Ending::Completed);
             }
-            self.state
-                .opt
-                .step(cfg, t + 1, &mut self.state.params, &pass.grads);
             self.state.step = t + 1;
             if checkpoint_every > 0
                 && self.state.step.is_multiple_of(checkpoint_every)

@@ -9,6 +9,7 @@
 use super::{Event, EventSink, RunOutcome};
 use crate::config::{RunConfig, SCHEMA_VERSION};
 use crate::experiment::optim::OptimizerState;
+use crate::experiment::probes::RunProbes;
 use crate::experiment::{
     model, BatchedTrainer, Ending, Fingerprints, LayerRecord, Observer, RunMetrics, StepRecord,
     TrainState, Trainer,
@@ -397,6 +398,12 @@ fn conclude(
     };
     let metrics = RunMetrics::from_records(o.cfg.depth, &steps, &layers, diverged_step);
     let (init, _) = model::init_params(&o.cfg);
+    o.dir.write_probes(&RunProbes::measure(
+        &o.cfg,
+        &init,
+        &state.params,
+        state.step,
+    ))?;
     o.dir.write_weights(
         &init,
         &state.params,

@@ -12,6 +12,7 @@ use super::jsonl;
 use super::seal::{sha256_hex, Damage, FileSeal, Seal};
 use super::{write_atomic, write_json_atomic};
 use crate::config::{RunConfig, SCHEMA_VERSION};
+use crate::experiment::probes::RunProbes;
 use crate::experiment::{Fingerprints, LayerRecord, RunMetrics, StepRecord};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -158,12 +159,13 @@ pub const REQUIRED_SEALED: [&str; 3] = [CONFIG_FILE, STEPS_FILE, LAYERS_FILE];
 /// probe that writes a file of its own adds its name here. A seal covers the files that
 /// existed when the run finished, so a run finished before a file was added stays
 /// complete (it just lacks that file).
-pub const SEALED_FILES: [&str; 5] = [
+pub const SEALED_FILES: [&str; 6] = [
     CONFIG_FILE,
     STEPS_FILE,
     LAYERS_FILE,
     WEIGHTS_INIT_FILE,
     WEIGHTS_FINAL_FILE,
+    PROBES_FILE,
 ];
 
 const CONFIG_FILE: &str = "config.json";
@@ -171,6 +173,7 @@ const STEPS_FILE: &str = "steps.jsonl";
 const LAYERS_FILE: &str = "layers.jsonl";
 const WEIGHTS_INIT_FILE: &str = "weights_init.safetensors";
 const WEIGHTS_FINAL_FILE: &str = "weights_final.safetensors";
+const PROBES_FILE: &str = "probes.json";
 const CHECKPOINT_FILE: &str = "checkpoint.bin";
 const RESULT_FILE: &str = "result.json";
 
@@ -186,6 +189,8 @@ pub struct SealedRun {
     pub steps: Vec<StepRecord>,
     /// The layer records.
     pub layers: Vec<LayerRecord>,
+    /// The micro-world probes (`probes.json`), for runs that recorded them.
+    pub probes: Option<RunProbes>,
 }
 
 /// The directory of one run.
@@ -251,6 +256,10 @@ impl RunDir {
     /// `weights_final.safetensors`: the weights after the last step.
     pub fn weights_final_file(&self) -> PathBuf {
         self.dir.join(WEIGHTS_FINAL_FILE)
+    }
+    /// `probes.json`: the micro-world probes at step 0 and the last step.
+    pub fn probes_file(&self) -> PathBuf {
+        self.dir.join(PROBES_FILE)
     }
     /// `damaged/`: damaged files moved aside, one subdirectory per repair.
     pub fn damaged_dir(&self) -> PathBuf {
@@ -444,6 +453,14 @@ impl RunDir {
         Ok(())
     }
 
+    /// Writes the run's micro-world probes (`probes.json`), atomically, before the run is
+    /// sealed.
+    pub fn write_probes(&self, probes: &RunProbes) -> anyhow::Result<()> {
+        let mut bytes = serde_json::to_vec(probes)?;
+        bytes.push(b'\n');
+        Ok(write_atomic(&self.probes_file(), &bytes)?)
+    }
+
     /// Seals `result` with the files on disk, writes it as `result.json` (last,
     /// atomically) and removes the checkpoint, which a complete run no longer needs.
     /// Returns the sealed result as written.
@@ -486,12 +503,22 @@ impl RunDir {
     /// Reads a complete run for aggregation: the result and its records, parsed from the
     /// very bytes whose seal verified (a run's rows are used whole or not at all).
     pub fn read_sealed(&self) -> Result<SealedRun, Damage> {
-        let (mut steps, mut layers) = (Vec::new(), Vec::new());
+        let (mut steps, mut layers, mut probes) = (Vec::new(), Vec::new(), None);
         let result = self.walk_seal(|name, bytes| match name {
             STEPS_FILE => steps = bytes,
             LAYERS_FILE => layers = bytes,
+            PROBES_FILE => probes = Some(bytes),
             _ => {}
         })?;
+        let probes = probes
+            .map(|b| serde_json::from_slice::<RunProbes>(&b))
+            .transpose()
+            .map_err(|e| {
+                Damage::new(
+                    PROBES_FILE,
+                    format!("not the probes this version reads: {e}"),
+                )
+            })?;
         let steps = jsonl::parse(&steps, &self.steps_file())
             .map_err(|e| Damage::new(STEPS_FILE, format!("{e:#}")))?
             .rows;
@@ -502,6 +529,7 @@ impl RunDir {
             result,
             steps,
             layers,
+            probes,
         })
     }
 
