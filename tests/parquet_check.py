@@ -3,9 +3,12 @@
 
 Usage: python3 tests/parquet_check.py runs/<sweep>
 
-Reads tables/{runs,steps,layers,summary}.parquet with pyarrow, checks their schemas, and
-cross-checks every value against the run directories' own files (result.json,
-steps.jsonl, layers.jsonl). Prints one line per table and exits non-zero on any mismatch.
+Reads tables/{runs,steps,layers,summary}.parquet and the probe tables
+(probes, probe_layers, lesions, spectrum, shatter, autocorr) with pyarrow, checks their
+schemas, and cross-checks every value against the run directories' own files
+(result.json, steps.jsonl, layers.jsonl, probes.json), recomputing the derived probe
+columns (quantiles, ratios, the line's t) independently. Prints one line per table and
+exits non-zero on any mismatch.
 """
 import json
 import math
@@ -81,10 +84,86 @@ def main(sweep_dir):
         if s["n"] < 1 or not (s["min"] <= s["mean"] <= s["max"] or math.isnan(s["mean"])):
             errors.append(f"summary row inconsistent: {s}")
 
+    n_probe = check_probes(root, errors)
+
+    print(f"probes: {n_probe} rows checked across the six probe tables")
     print(f"runs: {len(runs)} rows, steps: {n_steps} rows, layers: {n_layers} rows, summary: {len(summary)} rows (pyarrow {__import__('pyarrow').__version__})")
     for e in errors[:20]:
         print("MISMATCH", e)
     return 1 if errors else 0
+
+
+def close(a, b, rel=1e-12):
+    if a is None or b is None:
+        return a is None and b is None
+    return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def quantile(sorted_values, q):
+    """numpy's default (linear) quantile of ascending values."""
+    pos = q * (len(sorted_values) - 1)
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def check_probes(root, errors):
+    """The probe tables against each run's probes.json; returns the rows checked."""
+    names = ("probes", "probe_layers", "lesions", "spectrum", "shatter", "autocorr")
+    rows = {}
+    for n in names:
+        for r in pq.read_table(root / "tables" / f"{n}.parquet").to_pylist():
+            rows.setdefault((n, r["run_id"], r["when"]), []).append(r)
+    checked = 0
+    for run_dir in sorted((root / "runs").iterdir()):
+        path = run_dir / "probes.json"
+        if not (run_dir / "result.json").exists() or not path.exists():
+            continue
+        probes = json.loads(path.read_text())
+        for when in ("init", "final"):
+            snap = probes.get(when)
+            key = lambda n: rows.get((n, run_dir.name, when), [])
+            if snap is None:
+                if any(key(n) for n in names):
+                    errors.append(f"{run_dir.name} {when}: rows for a missing snapshot")
+                continue
+            jac, les = snap["jacobian"], snap["lesions"]
+            (p,) = key("probes") or [None]
+            if p is None:
+                errors.append(f"{run_dir.name} {when}: no probes row")
+                continue
+            sv = sorted(jac["singular_values"])
+            want = {"step": snap["step"], "jac_min": sv[0], "jac_max": sv[-1],
+                    "jac_q10": quantile(sv, 0.1), "jac_q50": quantile(sv, 0.5), "jac_q90": quantile(sv, 0.9),
+                    "jac_effective_rank": jac["effective_rank"], "jac_numerical_rank": jac["numerical_rank"],
+                    "jac_mean_log": jac["mean_log"], "intact_loss": les["intact"],
+                    "shatter_lag1": snap["shatter"]["autocorr"][0]}
+            if les["intact"] > 0:
+                want["lesion_mean_ratio"] = sum(les["single"]) / len(les["single"]) / les["intact"]
+            for k, v in want.items():
+                if not close(p[k], v, 1e-9):
+                    errors.append(f"{run_dir.name} {when}: probes.{k} {p[k]} != {v}")
+            for r in key("probe_layers"):
+                l = r["layer"] - 1
+                ratio = les["single"][l] / les["intact"] if les["intact"] > 0 else None
+                if not (close(r["lesion_loss"], les["single"][l]) and close(r["partial_gain"], jac["partial_gain"][l])
+                        and close(r["branch_ratio"], snap["branch_ratio"][l]) and close(r["lesion_ratio"], ratio)):
+                    errors.append(f"{run_dir.name} {when} layer {l + 1}: {r}")
+            if len(key("probe_layers")) != len(les["single"]):
+                errors.append(f"{run_dir.name} {when}: {len(key('probe_layers'))} probe_layers rows")
+            for r, want_r in zip(key("lesions"), les["random"]):
+                if r["k"] != want_r["k"] or r["layers"] != ",".join(map(str, want_r["layers"])) or not close(r["loss"], want_r["loss"]):
+                    errors.append(f"{run_dir.name} {when} lesion k={want_r['k']}: {r}")
+            spec = key("spectrum")
+            if [r["singular_value"] for r in spec] != jac["singular_values"]:
+                errors.append(f"{run_dir.name} {when}: spectrum rows differ")
+            g = snap["shatter"]["gradient"]
+            sh = key("shatter")
+            if [r["gradient"] for r in sh] != g or any(not close(r["t"], -1 + 2 * r["point"] / (len(g) - 1)) for r in sh):
+                errors.append(f"{run_dir.name} {when}: shatter rows differ")
+            if [r["autocorr"] for r in key("autocorr")] != snap["shatter"]["autocorr"]:
+                errors.append(f"{run_dir.name} {when}: autocorr rows differ")
+            checked += sum(len(key(n)) for n in names)
+    return checked
 
 
 if __name__ == "__main__":

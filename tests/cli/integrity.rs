@@ -172,6 +172,7 @@ fn every_damaged_file_is_detected_left_out_and_repaired_bitwise() {
         "config.json",
         "weights_init.safetensors",
         "weights_final.safetensors",
+        "probes.json",
         "result.json",
     ] {
         for fault in FAULTS {

@@ -20,7 +20,9 @@
 //! is drawn and linked by `Report::figure`, so each figure's file name is written once.
 
 mod data;
+mod explain;
 mod figures;
+mod microworld;
 mod sections;
 
 use crate::analysis::tables::Collected;
@@ -138,6 +140,8 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         figures: Vec::new(),
     };
 
+    sections::title(&mut report.md, &sweep);
+    let answer_at = report.md.len();
     sections::setup(&mut report.md, &sweep);
     let comparison = sections::fairness(&mut report.md, &sweep);
     let columns = sections::RunColumns::read(runs);
@@ -163,6 +167,7 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
                 depth_axis: sweep.has("depth"),
             };
             figures::write(&mut report, &sweep.lines, &inputs)?;
+            microworld::write(&mut report, dir, &sweep.labels, &sweep.lines, layers, runs)?;
         }
         None => {
             let _ = writeln!(
@@ -172,6 +177,9 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         }
     }
     sections::reproducibility(&mut report.md, &sweep, command);
+    let mut answer = String::new();
+    explain::answer(&mut answer, comparison.as_ref());
+    report.md.insert_str(answer_at, &answer);
 
     write_atomic(&report_path, report.md.as_bytes())?;
     check_links(&report_path, &report.md)?;

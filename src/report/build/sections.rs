@@ -58,15 +58,19 @@ impl RunColumns {
 
 /// The title, the question, the sweep's description and the setup: what each run does,
 /// every setting (fixed or axis) and the run counts.
-pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
-    let spec = &sweep.spec;
-    let _ = writeln!(md, "# resweep report: `{}`\n", spec.name);
+pub(super) fn title(md: &mut String, sweep: &Sweep<'_>) {
+    let _ = writeln!(md, "# resweep report: `{}`\n", sweep.spec.name);
     let _ = writeln!(
         md,
         "> **Did the residual connection help, or was the comparison unfair?** A PlainMLP \
          (`x = relu(Wx+b)`) and a ResMLP (`x = x + relu(Wx+b)`) are trained to reproduce their \
          input (the *Distant Identity* task: `x ~ U(-1,1)^width`, target `x`, MSE).\n"
     );
+}
+
+/// The setup: the sweep's description and settings.
+pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
+    let spec = &sweep.spec;
     if let Some(d) = &spec.description {
         let _ = writeln!(md, "{d}\n");
     }
