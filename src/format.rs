@@ -86,6 +86,12 @@ pub fn value(v: f64) -> String {
     sig_or_sci(v, 4, 1e-3..1e5)
 }
 
+/// Readings in report prose: 3 significant digits, scientific outside [1e-3, 1e5):
+/// `0.224`, `49.8`, `5.09e-21`, `1.26e4`; `0`, `NaN`, `inf`, `-inf` as such.
+pub fn reading(v: f64) -> String {
+    sig_or_sci(v, 3, 1e-3..1e5)
+}
+
 /// Query result cells: up to 6 significant digits, scientific below 1e-4 and from 1e6
 /// on; integers without a decimal point; `0`, `NaN`, `inf`, `-inf` as such.
 pub fn cell(v: f64) -> String {

@@ -126,8 +126,8 @@ fn the_micro_world_section_reads_the_probe_tables() {
             let last = median(by_line[&(l.clone(), "final".into())].clone());
             let want = format!(
                 "- **{l}**: effective rank {} → {},",
-                resweep::format::sig(init, 3),
-                resweep::format::sig(last, 3)
+                resweep::format::reading(init),
+                resweep::format::reading(last)
             );
             assert!(report.contains(&want), "missing {want:?} in\n{report}");
         }
@@ -160,7 +160,7 @@ fn the_micro_world_section_reads_the_probe_tables() {
     assert_eq!(means.len(), 6);
     let want = format!(
         "- **{l}**: {} at initialisation",
-        resweep::format::sig(means.iter().sum::<f64>() / 6.0, 3)
+        resweep::format::reading(means.iter().sum::<f64>() / 6.0)
     );
     assert!(report.contains(&want), "missing {want:?}");
 

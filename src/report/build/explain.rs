@@ -59,12 +59,12 @@ pub(super) fn answer(md: &mut String, comparison: Option<&Comparison>) {
             "at {}: {arm} {} vs {base} {} (mean over {} seeds), {better} on {} of {} seeds \
              (exact sign test p = {})",
             st.label(),
-            format::sig(s.mean_b, 3),
-            format::sig(s.mean_a, 3),
+            format::reading(s.mean_b),
+            format::reading(s.mean_a),
             s.n,
             s.wins_b,
             s.n,
-            format::sig(s.sign_test_p, 2)
+            format::reading(s.sign_test_p)
         ));
     }
     let compared = c
@@ -155,14 +155,14 @@ pub(super) fn explain(
              maps its {} input directions onto a handful, and the identity it must learn needs \
              all of them. Kaiming-He init keeps the signal's size, not its information.",
             line.label,
-            format::sig(l0, 3),
-            format::sig(l1, 3),
-            format::sig(br, 2),
-            format::sig(median(&er0[i]), 2),
-            format::sig(median(&nr0[i]), 3),
+            format::reading(l0),
+            format::reading(l1),
+            format::reading(br),
+            format::reading(median(&er0[i])),
+            format::reading(median(&nr0[i])),
             line.width,
-            format::sig(median(&er1[i]), 2),
-            format::sig(median(&nr1[i]), 3),
+            format::reading(median(&er1[i])),
+            format::reading(median(&nr1[i])),
             line.width,
         );
     }

@@ -8,7 +8,7 @@ use super::data::{bands_by, f64s, pl, scan, u32s, with_groups, LayerFrames, Line
 use super::explain::explain;
 use super::Report;
 use crate::format;
-use crate::report::plots::{self, Band, Curve, Panel};
+use crate::report::plots::{self, Band, Panel};
 use crate::store::SweepDir;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -127,8 +127,16 @@ pub(super) fn write(
     Ok(())
 }
 
-/// Decade bins of log10 singular values: each run's histogram (fraction of its values
-/// per bin; exact zeros left out and counted), averaged over the line's seeds.
+/// Bins per decade of the spectrum histogram.
+const BINS_PER_DECADE: i32 = 4;
+/// The histogram's lowest decade: smaller singular values (down to exact zeros, and
+/// values far below f32's range that the f64 product still resolves) are counted in the
+/// figure's notes, not drawn, so that the range where the identity lives stays readable.
+const SPECTRUM_FLOOR: i32 = -10;
+
+/// Quarter-decade bins of log10 singular values from `lo` to `hi` (decades): each run's
+/// histogram (fraction of its values per bin; values below `lo` left out and counted),
+/// averaged over the line's seeds.
 fn spectrum_bands(
     df: &DataFrame,
     lines: &[Line],
@@ -138,15 +146,15 @@ fn spectrum_bands(
     let g = u32s(df, "group")?;
     let ids = df.column("run_id")?.str()?.clone();
     let s = f64s(df, "singular_value")?;
-    let bins = (hi - lo).max(1) as usize;
+    let bins = ((hi - lo) * BINS_PER_DECADE).max(1) as usize;
     let mut runs: BTreeMap<(u32, String), (Vec<f64>, usize, usize)> = BTreeMap::new();
     for i in 0..df.height() {
         let id = ids.get(i).unwrap_or_default().to_string();
         let e = runs.entry((g[i], id)).or_insert((vec![0.0; bins], 0, 0));
         e.2 += 1;
-        if s[i] > 0.0 && s[i].is_finite() {
-            let b = ((s[i].log10().floor() as i32 - lo).clamp(0, bins as i32 - 1)) as usize;
-            e.0[b] += 1.0;
+        if s[i] >= 10f64.powi(lo) && s[i].is_finite() {
+            let b = ((s[i].log10() - f64::from(lo)) * f64::from(BINS_PER_DECADE)).floor();
+            e.0[(b as usize).min(bins - 1)] += 1.0;
         } else {
             e.1 += 1;
         }
@@ -161,7 +169,9 @@ fn spectrum_bands(
         zeros[g as usize].0 += z;
         zeros[g as usize].1 += n;
     }
-    let xs: Vec<f64> = (0..bins).map(|b| (lo + b as i32) as f64 + 0.5).collect();
+    let xs: Vec<f64> = (0..bins)
+        .map(|b| f64::from(lo) + (b as f64 + 0.5) / f64::from(BINS_PER_DECADE))
+        .collect();
     let bands = lines
         .iter()
         .zip(&per_line)
@@ -207,7 +217,8 @@ fn jacobian(report: &mut Report, lines: &[Line], p: &ProbeFrames) -> anyhow::Res
     if logs.is_empty() {
         return Ok(());
     }
-    let lo = logs.iter().copied().fold(f64::INFINITY, f64::min).floor() as i32;
+    let lo =
+        (logs.iter().copied().fold(f64::INFINITY, f64::min).floor() as i32).max(SPECTRUM_FLOOR);
     let hi = logs
         .iter()
         .copied()
@@ -221,7 +232,13 @@ fn jacobian(report: &mut Report, lines: &[Line], p: &ProbeFrames) -> anyhow::Res
             .iter()
             .zip(z)
             .filter(|(_, f)| **f > 0.0)
-            .map(|(l, f)| format!("{}: {:.0}% exactly 0 (not drawn)", l.label, 100.0 * f))
+            .map(|(l, f)| {
+                format!(
+                    "{}: {}% of singular values below 1e{lo} or exactly 0 (not drawn)",
+                    l.label,
+                    format::percent(*f)
+                )
+            })
             .collect()
     };
     let _ = writeln!(report.md, "### Input-output Jacobian spectrum\n");
@@ -230,7 +247,7 @@ fn jacobian(report: &mut Report, lines: &[Line], p: &ProbeFrames) -> anyhow::Res
         a.notes = zero_notes(&z_init);
         let mut b = panel("At the end", "log10(singular value of dy/dx)", "fraction of singular values", false, b_last.clone());
         b.notes = zero_notes(&z_last);
-        plots::bands_figure(path, "Singular values of the input-output Jacobian (16 eval inputs per run; histogram per decade)", &[a, b])
+        plots::bands_figure(path, "Singular values of the input-output Jacobian (16 eval inputs per run; histogram per quarter decade)", &[a, b])
     })?;
     let md = &mut report.md;
     let _ = writeln!(
@@ -260,13 +277,13 @@ fn jacobian(report: &mut Report, lines: &[Line], p: &ProbeFrames) -> anyhow::Res
             md,
             "- **{}**: effective rank {} → {}, numerical rank {} → {} of {}; median singular value {} → {}.",
             line.label,
-            format::sig(median(&er0[i]), 3),
-            format::sig(median(&er1[i]), 3),
-            format::sig(median(&nr0[i]), 3),
-            format::sig(median(&nr1[i]), 3),
+            format::reading(median(&er0[i])),
+            format::reading(median(&er1[i])),
+            format::reading(median(&nr0[i])),
+            format::reading(median(&nr1[i])),
             line.width,
-            format::sig(median(&q0[i]), 3),
-            format::sig(median(&q1[i]), 3),
+            format::reading(median(&q0[i])),
+            format::reading(median(&q1[i])),
         );
     }
     let _ = writeln!(md);
@@ -319,8 +336,8 @@ fn branch(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::
             md,
             "- **{}**: {} at initialisation, {} at the end{}.",
             a.label,
-            format::sig(mean(&a.mean), 3),
-            format::sig(mean(&b.mean), 3),
+            format::reading(mean(&a.mean)),
+            format::reading(mean(&b.mean)),
             if zero_layers.is_empty() {
                 String::new()
             } else {
@@ -342,7 +359,7 @@ fn change(ratio: f64) -> String {
     } else if (0.5..=2.0).contains(&ratio) {
         format!("{:+.1}%", 100.0 * (ratio - 1.0))
     } else {
-        format!("×{}", format::sig(ratio, 3))
+        format!("×{}", format::reading(ratio))
     }
 }
 
@@ -474,8 +491,8 @@ fn updates(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow:
         let ends = |x: &Band| match (x.mean.first(), x.mean.last()) {
             (Some(f), Some(l)) => format!(
                 "{} (layer 1) vs {} (layer {})",
-                format::sig(*f, 2),
-                format::sig(*l, 2),
+                format::reading(*f),
+                format::reading(*l),
                 x.xs.last().copied().unwrap_or(0.0)
             ),
             _ => "not recorded".into(),
@@ -493,6 +510,26 @@ fn updates(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow:
     }
     let _ = writeln!(md);
     Ok(())
+}
+
+/// Notes for lines drawn exactly on top of an earlier one (a PlainMLP with zero biases is
+/// positively homogeneous: its init scale rescales g and leaves its shape unchanged).
+fn coincide(bands: &[Band]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (i, b) in bands.iter().enumerate() {
+        let same = bands[..i].iter().find(|a| {
+            a.xs == b.xs
+                && !a.mean.is_empty()
+                && a.mean
+                    .iter()
+                    .zip(&b.mean)
+                    .all(|(x, y)| (x - y).abs() <= 1e-6 * (1.0 + x.abs()))
+        });
+        if let Some(a) = same {
+            notes.push(format!("{} lies under {}", a.label, b.label));
+        }
+    }
+    notes
 }
 
 fn shattering(
@@ -536,10 +573,13 @@ fn shattering(
             continue;
         }
         seed_shown = seed;
-        curves.push(Curve {
+        curves.push(Band {
             label: line.label.clone(),
             xs: rows.iter().map(|&i| t[i]).collect(),
-            ys: gs.iter().map(|v| (v - m) / sd).collect(),
+            mean: gs.iter().map(|v| (v - m) / sd).collect(),
+            std: vec![0.0; rows.len()],
+            n: 1,
+            range: None,
         });
     }
     if a0.iter().all(|b| b.xs.is_empty()) {
@@ -552,21 +592,23 @@ fn shattering(
             "t",
             "standardised g(t)",
             false,
-            vec![],
+            curves.clone(),
         );
-        first.curves = curves.clone();
+        first.notes = coincide(&curves);
+        let mut second = panel(
+            "Autocorrelation, initialisation",
+            "lag (points)",
+            "autocorrelation",
+            false,
+            a0.clone(),
+        );
+        second.notes = coincide(&a0);
         plots::bands_figure(
             path,
             "Gradient of sum(y) along x0 + t d (256 points) and its autocorrelation",
             &[
                 first,
-                panel(
-                    "Autocorrelation, initialisation",
-                    "lag (points)",
-                    "autocorrelation",
-                    false,
-                    a0.clone(),
-                ),
+                second,
                 panel(
                     "Autocorrelation, at the end",
                     "lag (points)",
