@@ -81,6 +81,27 @@ impl FromStr for Format {
     }
 }
 
+/// The sweep's parquet tables besides [`TABLE_NAMES`], by name, sorted.
+fn extra_tables(dir: &SweepDir) -> Vec<(String, std::path::PathBuf)> {
+    let mut out: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir.tables())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let name = path
+                .file_name()?
+                .to_str()?
+                .strip_suffix(".parquet")?
+                .to_string();
+            let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (plain && !TABLE_NAMES.contains(&name.as_str())).then_some((name, path))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Runs one SQL statement over the tables of `dir` (`runs`, `steps`, `layers`,
 /// `summary`) and returns the result.
 ///
@@ -119,6 +140,15 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
             let path = PlRefPath::try_from_path(&table_path(dir, t))?;
             ctx.register(
                 t,
+                LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
+            );
+        }
+        // Every other table of the sweep, by file name: the probe tables, `landscape`,
+        // `compare`, `compare_pairs`.
+        for (name, path) in extra_tables(dir) {
+            let path = PlRefPath::try_from_path(&path)?;
+            ctx.register(
+                &name,
                 LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
             );
         }

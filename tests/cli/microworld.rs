@@ -164,6 +164,18 @@ fn the_micro_world_section_reads_the_probe_tables() {
     );
     assert!(report.contains(&want), "missing {want:?}");
 
+    // The probe tables are queryable like the others.
+    let q = ok(run_in(
+        dir.path(),
+        &[
+            "query",
+            "runs/micro",
+            "SELECT count(*) AS n FROM spectrum s JOIN probes p USING (run_id, \"when\")",
+        ],
+    ));
+    // 12 runs x 2 snapshots x 16 inputs x 16 singular values.
+    assert!(q.contains("6144"), "{q}");
+
     // The independent reader agrees with the tables, when it can run.
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/parquet_check.py");
     match std::process::Command::new("python3")
