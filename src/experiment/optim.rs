@@ -217,6 +217,40 @@ mod tests {
     }
 
     #[test]
+    fn a_measured_update_is_the_same_update_and_measures_it() {
+        let cfg = RunConfig::default();
+        let g: Vec<f32> = (0..40).map(|i| (i as f32 - 20.0) * 0.01).collect();
+        let start: Vec<f32> = (0..40).map(|i| 0.5 - i as f32 * 0.02).collect();
+        let (mut a, mut b) = (start.clone(), start.clone());
+        let mut sa = OptimizerState::new(OptimizerKind::Adam, 40);
+        let mut sb = sa.clone();
+        for t in 1..=3 {
+            sa.step(&cfg, t, &mut a, &g);
+            let k = sb.prepare(&cfg, t);
+            let before = b.clone();
+            let first = sb.apply_measured(&k, 0, &mut b[..25], &g[..25]);
+            let second = sb.apply_measured(&k, 25, &mut b[25..], &g[25..]);
+            assert_eq!(a, b, "bit for bit the whole-vector step");
+            let norm = |v: &[f32], w: &[f32]| {
+                v.iter()
+                    .zip(w)
+                    .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+                    .sum::<f64>()
+                    .sqrt()
+            };
+            let zeros = vec![0f32; 40];
+            assert_eq!(first.delta, norm(&b[..25], &before[..25]));
+            assert_eq!(second.old, norm(&before[25..], &zeros[25..]));
+            // Adam's first step moves every coordinate by about lr, except the one whose
+            // gradient is 0 (i = 20): 24 of the first 25 move.
+            if t == 1 {
+                let want = 1e-3 * 24f64.sqrt();
+                assert!((first.delta - want).abs() < 1e-3 * want, "{first:?}");
+            }
+        }
+    }
+
+    #[test]
     fn sgd_momentum_accumulates() {
         let cfg = RunConfig {
             optimizer: OptimizerKind::Sgd,
