@@ -110,6 +110,33 @@ fn first_all_zero_step(layers: &DataFrame) -> anyhow::Result<BTreeMap<(u32, Stri
         .collect())
 }
 
+/// The median over `firsts` (run id, step) of the last layer's `act_std` at that step, from
+/// the f32 training pass (line `group`).
+fn top_act_std(
+    all: &DataFrame,
+    group: usize,
+    firsts: &[(String, i64)],
+    depth: usize,
+) -> anyhow::Result<f64> {
+    let (g, step, layer, sd) = (
+        u32s(all, "group")?,
+        f64s(all, "step")?,
+        f64s(all, "layer")?,
+        f64s(all, "act_std")?,
+    );
+    let ids = all.column("run_id")?.str()?.clone();
+    let mut v = Vec::new();
+    for k in 0..all.height() {
+        if g[k] as usize == group && layer[k] as usize == depth {
+            let id = ids.get(k).unwrap_or_default();
+            if firsts.iter().any(|(r, s)| r == id && *s as f64 == step[k]) {
+                v.push(sd[k]);
+            }
+        }
+    }
+    Ok(median(&v))
+}
+
 /// The explanations, from measurements.
 pub(super) fn explain(
     report: &mut Report,
@@ -141,27 +168,34 @@ pub(super) fn explain(
             median(&line.values(&final_loss)),
         );
         let br = mean(&branch0[i]);
-        let alive_but_stuck = br >= 0.5 && l1 / l0 >= 0.5;
+        // "Learns little": keeps at least 60% of its initial eval loss.
+        let alive_but_stuck = br >= 0.5 && l1 / l0 >= 0.6;
         if line.residual || !alive_but_stuck || er0[i].is_empty() {
             continue;
         }
         said = true;
+        let (e0, e1) = (median(&er0[i]), median(&er1[i]));
+        let w = line.width as f64;
+        let verdict = if e0.max(e1) < 0.1 * w {
+            " Kaiming-He init keeps the signal's size, not its information."
+        } else {
+            ""
+        };
         let _ = writeln!(
             md,
-            "- **{} keeps its signal's size yet barely learns** (median eval loss {} → {}). Its \
-             layers pass on {} of their input's norm on average at initialisation, so the \
+            "- **{} keeps its signal's size yet learns little** (median eval loss {} → {}). \
+             Its layers pass on {} of their input's norm on average at initialisation, so the \
              signal is alive in size. But its input-output Jacobian has an effective rank of \
-             {} (numerical rank {} of {}) at initialisation and {} ({}) at the end: the net \
-             maps its {} input directions onto a handful, and the identity it must learn needs \
-             all of them. Kaiming-He init keeps the signal's size, not its information.",
+             {} (numerical rank {} of {}) at initialisation and {} ({}) at the end, where the \
+             identity it must learn has all {} singular values equal to 1.{verdict}",
             line.label,
             format::reading(l0),
             format::reading(l1),
             format::reading(br),
-            format::reading(median(&er0[i])),
+            format::reading(e0),
             format::reading(median(&nr0[i])),
             line.width,
-            format::reading(median(&er1[i])),
+            format::reading(e1),
             format::reading(median(&nr1[i])),
             line.width,
         );
@@ -207,9 +241,15 @@ pub(super) fn explain(
         let steps: Vec<f64> = firsts.iter().map(|(_, s)| *s as f64).collect();
         let every = median(&line.values(&probe_every));
         let layers_text = if dead_layers.is_empty() {
-            "no layer's output is zero for every probe input, so the zero gradients come \
-             from the training batch alone"
-                .to_string()
+            // The f64 probes still see every layer's output: the zeros are f32's.
+            let top = top_act_std(&layers.all, i, &firsts, line.depth)?;
+            format!(
+                "yet the f64 probes see a non-zero output at every layer at that step, while \
+                 the f32 training pass's last-layer output has std {} there: these are zeros \
+                 of f32 arithmetic (values below about 1.2e-38 are flushed to zero), \
+                 underflow rather than switched-off units",
+                format::reading(top)
+            )
         } else {
             let list: Vec<String> = dead_layers
                 .iter()
@@ -240,7 +280,7 @@ pub(super) fn explain(
     if !said {
         let _ = writeln!(
             md,
-            "- No PlainMLP line both keeps its signal's size and barely learns, and no run's \
+            "- No PlainMLP line both keeps its signal's size and learns little, and no run's \
              gradients become exactly zero: neither puzzle arises in this sweep."
         );
     }
