@@ -47,6 +47,7 @@
 
 mod bands;
 mod canvas;
+mod capture;
 mod error_bars;
 mod heatmap;
 mod legend;
@@ -61,6 +62,7 @@ mod tests;
 
 pub use bands::bands_figure;
 pub use canvas::ensure_font;
+pub use capture::{capture, color_scale, colors, Figure};
 pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
 pub use scatter::paired_scatter;
