@@ -506,7 +506,12 @@
 
   // ---- self-test (#selftest): results written into the DOM for the browser tests -------
   function ink(u, match) {
-    const c = u.ctx.canvas, d = u.ctx.getImageData(0, 0, c.width, c.height).data;
+    // Read a copy, so the chart's own canvas is never read back.
+    const src = u.ctx.canvas, c = document.createElement("canvas");
+    c.width = src.width; c.height = src.height;
+    const ctx = c.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(src, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
     let n = 0;
     for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && match(d[i], d[i + 1], d[i + 2])) n++;
     return n;
