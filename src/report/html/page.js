@@ -4,6 +4,7 @@
 (function () {
   "use strict";
   const DATA = JSON.parse(document.getElementById("report-data").textContent);
+  const ERRORS = []; // uncaught errors and figures that could not be drawn
   const CHARTS = []; // {fig, plot, kind, colors}
   const FIGS = [];   // {el, kind, legend, rebuild}
 
@@ -33,18 +34,24 @@
   }
   const positive = (v) => v !== null && isFinite(v) && v > 0;
 
-  // Axis labels. On a log axis only powers of ten are labelled, and at most about eight of
-  // them; uPlot passes null for the ticks it leaves unlabelled.
-  const isPow10 = (v) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
-  function axisValues(log) {
-    return (u, vals) => {
-      if (!log) return vals.map((v) => (v === null ? "" : fmt(v)));
-      const dec = vals.filter((v) => v !== null && isPow10(v));
-      if (!dec.length) return vals.map((v) => (v === null ? "" : fmt(v)));
-      const step = Math.ceil(dec.length / 8);
-      return vals.map((v) => (v !== null && isPow10(v) && Math.round(Math.log10(v)) % step === 0 ? fmt(v) : ""));
-    };
+  // Axis labels; uPlot passes null for the ticks it leaves unlabelled.
+  const axisValues = () => (u, vals) => vals.map((v) => (v === null ? "" : fmt(v)));
+  // A log axis: ticks at powers of ten only, at most about eight of them (uPlot's own log
+  // ticks fail on ranges of some 45 decades, which vanishing gradients reach). Within
+  // one decade, the range's ends and a middle value.
+  function logAxis(axis) {
+    return Object.assign(axis, {
+      splits: (u, i, min, max) => {
+        const a = Math.ceil(Math.log10(min) - 1e-9), b = Math.floor(Math.log10(max) + 1e-9);
+        if (!(b >= a)) return [min, Math.sqrt(min * max), max];
+        const step = Math.max(1, Math.ceil((b - a + 1) / 8));
+        const out = [];
+        for (let e = a; e <= b; e += step) out.push(Math.pow(10, e));
+        return out;
+      },
+    });
   }
+  const yAxis = (label, log) => (log ? logAxis : (x) => x)({ label: label + (log ? " (log)" : ""), size: 70, values: axisValues() });
   const INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 1e4, 2e4, 2.5e4, 5e4, 1e5, 2e5, 5e5, 1e6];
 
   // ---- shared chart pieces ----------------------------------------------------------
@@ -179,7 +186,7 @@
     const opts = {
       width: chartWidth(grid, npanels), height: 300,
       scales: { x: { time: false }, y: state.log ? { distr: 3, log: 10 } : { auto: true } },
-      axes: [{ label: p.x_label, incrs: INCRS }, { label: p.y_label + (state.log ? " (log)" : ""), size: 70, values: axisValues(state.log) }],
+      axes: [{ label: p.x_label, incrs: INCRS }, yAxis(p.y_label, state.log)],
       series, bands,
       legend: { show: false },
       cursor: { drag: { x: true, y: true, uni: 30 } },
@@ -293,7 +300,7 @@
       plot = new uPlot({
         width: chartWidth(grid, 1), height: 340,
         scales: { x: { time: false }, y: state.log ? { distr: 3, log: 10 } : { auto: true } },
-        axes: [{ label: f.x_label, incrs: INCRS }, { label: f.y_label + (state.log ? " (log)" : ""), size: 70, values: axisValues(state.log) }],
+        axes: [{ label: f.x_label, incrs: INCRS }, yAxis(f.y_label, state.log)],
         series, legend: { show: false },
         hooks: {
           draw: [(u) => {
@@ -362,7 +369,7 @@
         const u = new uPlot({
           width: chartWidth(grid, f.panels.length), height: 320,
           scales: { x: Object.assign({ time: false }, sc), y: sc },
-          axes: [{ label: p.x_label, values: axisValues(state.log) }, { label: p.y_label, size: 70, values: axisValues(state.log) }],
+          axes: [(state.log ? logAxis : (x) => x)({ label: p.x_label, values: axisValues() }), yAxis(p.y_label, state.log)],
           series: [{}, { label: p.title, group: p.title, stroke: rgb(c), paths: () => null, points: { show: true, size: 9, fill: rgb(c, 0.8) } },
                    { label: "y = x", stroke: "rgb(110,110,110)", dash: [6, 5], width: 1, points: { show: false } }],
           legend: { show: false },
@@ -390,10 +397,17 @@
     fig.innerHTML = "";
     el("div", { class: "ftitle", text: f.title }, fig);
     let h;
-    if (f.kind === "bands") h = bandsFigure(fig, f, f.colors);
-    else if (f.kind === "heatmaps") h = heatFigure(fig, f, DATA.color_scale);
-    else if (f.kind === "error_bars") h = errorBarsFigure(fig, f, f.colors);
-    else if (f.kind === "pairs") h = pairsFigure(fig, f, f.colors);
+    try {
+      if (f.kind === "bands") h = bandsFigure(fig, f, f.colors);
+      else if (f.kind === "heatmaps") h = heatFigure(fig, f, DATA.color_scale);
+      else if (f.kind === "error_bars") h = errorBarsFigure(fig, f, f.colors);
+      else if (f.kind === "pairs") h = pairsFigure(fig, f, f.colors);
+    } catch (e) {
+      // One figure that cannot be drawn must not take the page with it; it says why, and
+      // the self-test reports it.
+      ERRORS.push(`${f.title}: ${e}`);
+      el("div", { class: "nodata", text: `This chart could not be drawn (${e}); report.md has its PNG.` }, fig);
+    }
     FIGS.push({ el: fig, kind: f.kind, handle: h });
   }
 
@@ -574,7 +588,6 @@
     pre.hidden = true;
   }
 
-  const ERRORS = [];
   window.addEventListener("error", (e) => ERRORS.push(String(e.message)));
   document.querySelectorAll("figure.chart[data-figure]").forEach(drawFigure);
   document.querySelectorAll("#report table").forEach(enhanceTable);
