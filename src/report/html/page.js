@@ -41,6 +41,7 @@
   // one decade, the range's ends and a middle value.
   function logAxis(axis) {
     return Object.assign(axis, {
+      filter: (u, splits) => splits,
       splits: (u, i, min, max) => {
         const a = Math.ceil(Math.log10(min) - 1e-9), b = Math.floor(Math.log10(max) + 1e-9);
         if (!(b >= a)) return [min, Math.sqrt(min * max), max];
