@@ -1,6 +1,7 @@
 //! report.html in a real browser: headless Chromium opens the page from `file://` with
 //! `#selftest`, which makes the page exercise itself (draw every figure, hide a legend
-//! entry, sort and filter the runs table, open a run in the drill-down) and write what it
+//! entry, hover, drag to zoom and switch to linear axes on the loss curves, sort and filter
+//! the runs table, open a run in the drill-down) and write what it
 //! measured into the DOM; `--dump-dom` hands that back. Chromium's log carries every
 //! console message (errors, blocked or failed requests), and the page logs nothing of its
 //! own, so any console line fails the test. Where no Chromium is installed the tests say
@@ -83,8 +84,8 @@ fn self_test(browser: &Path, html: &Path) -> Value {
     v
 }
 
-/// Checks every figure drew, the legend hides and restores a group, the runs table sorts
-/// and filters, and the drill-down draws; returns the report's figure titles by kind.
+/// Checks every figure drew, the legend hides and restores a group, hovering, zooming and
+/// the log toggle work, the runs table sorts and filters, and the drill-down draws; returns the report's figure titles by kind.
 fn check_interactions(v: &Value, html: &str) -> Vec<(String, String)> {
     let figures = v["figures"].as_array().unwrap();
     assert_eq!(
@@ -109,6 +110,37 @@ fn check_interactions(v: &Value, html: &str) -> Vec<(String, String)> {
         "hiding the group did not remove its pixels: {l}"
     );
     assert_eq!(l["pixels_restored"], before, "showing it again: {l}");
+    // Hovering the loss curves names the step, each group, its value and n.
+    let hover = v["hover"]["text"].as_str().unwrap();
+    assert!(hover.starts_with("step "), "{hover}");
+    assert!(
+        hover.contains(l["label"].as_str().unwrap()) && hover.contains("n = "),
+        "{hover}"
+    );
+    // Dragging over 20–60% of the plot's width zooms into that part of the steps.
+    let z = &v["zoom"];
+    let (b0, b1) = (
+        z["before"][0].as_f64().unwrap(),
+        z["before"][1].as_f64().unwrap(),
+    );
+    let (a0, a1) = (
+        z["after"][0].as_f64().unwrap(),
+        z["after"][1].as_f64().unwrap(),
+    );
+    assert!(
+        b0 < a0 && a1 < b1 && (a1 - a0) < 0.6 * (b1 - b0),
+        "no zoom: {z}"
+    );
+    // The log toggle switches every panel to linear axes and back (uPlot's distr 3 / 1).
+    let t = &v["log_toggle"];
+    let all = |k: &str, d: u64| {
+        let a = t[k].as_array().unwrap();
+        !a.is_empty() && a.iter().all(|x| x == d)
+    };
+    assert!(
+        all("before", 3) && all("toggled", 1) && all("back", 3),
+        "{t}"
+    );
     let s = &v["sort"];
     assert!(s["rows"].as_u64().unwrap() >= 2, "{s}");
     for k in ["reordered", "ordered", "same_rows"] {

@@ -140,7 +140,12 @@ fn section<'a>(
             i += 1;
             continue;
         }
-        kept.push(events[i].clone());
+        // report.md holds no HTML of its own: anything that looks like HTML (say, in a
+        // sweep's description) is shown as the text it is.
+        kept.push(match &events[i] {
+            Event::Html(t) | Event::InlineHtml(t) => Event::Text(t.clone()),
+            e => e.clone(),
+        });
         i += 1;
     }
     html::push_html(out, kept.into_iter());
@@ -222,6 +227,31 @@ mod tests {
             slug("resweep report: `distant_identity`"),
             "resweep-report-distant-identity"
         );
+    }
+
+    #[test]
+    fn html_in_the_markdown_is_shown_as_text() {
+        let runs = polars::prelude::DataFrame::empty();
+        let input = Input {
+            sweep: "s",
+            md: "## Setup\n\nA <b>bold</b> claim.\n\n<script>alert(1)</script>\n",
+            figures: &[],
+            groups: &[],
+            runs: &runs,
+            steps: None,
+            layers: None,
+            comparison: None,
+            axes: &[],
+            live: None,
+        };
+        let (html, charts) = body(&input).unwrap();
+        assert!(charts.is_empty());
+        assert!(html.contains("A &lt;b&gt;bold&lt;/b&gt; claim."), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("<h2 id=\"setup\">Setup</h2>"), "{html}");
     }
 
     #[test]

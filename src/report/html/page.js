@@ -33,6 +33,11 @@
     return e;
   }
   const positive = (v) => v !== null && isFinite(v) && v > 0;
+  // Destroys charts about to be redrawn and forgets them.
+  function forget(plots) {
+    plots.forEach((u) => { if (u) u.destroy(); });
+    CHARTS.splice(0, CHARTS.length, ...CHARTS.filter((c) => !plots.includes(c.plot)));
+  }
 
   // Axis labels; uPlot passes null for the ticks it leaves unlabelled.
   const axisValues = () => (u, vals) => vals.map((v) => (v === null ? "" : fmt(v)));
@@ -128,7 +133,7 @@
     let plots = [];
     const canLog = f.panels.some((p) => p.bands.some((b) => b.mean.some(positive)));
     function build() {
-      plots.forEach((p) => p.destroy());
+      forget(plots);
       plots = [];
       grid.innerHTML = "";
       for (const p of f.panels) plots.push(bandsPanel(grid, p, colors, state, f.panels.length));
@@ -286,7 +291,7 @@
     let plot = null;
     const a = align(f.series.map((s) => s.xs));
     function build() {
-      if (plot) plot.destroy();
+      forget([plot]);
       grid.innerHTML = "";
       const wrap = el("div", { class: "panel" }, grid);
       const tip = tooltip(wrap);
@@ -352,7 +357,7 @@
     const grid = el("div", { class: "panels" }, fig);
     let plots = [];
     function build() {
-      plots.forEach((u) => u.destroy());
+      forget(plots);
       plots = [];
       grid.innerHTML = "";
       f.panels.forEach((p, k) => {
@@ -535,7 +540,7 @@
   const near = (c) => (r, g, b) => Math.abs(r - c[0]) + Math.abs(g - c[1]) + Math.abs(b - c[2]) < 30;
   async function selfTest() {
     const tick = () => new Promise((r) => setTimeout(r, 50));
-    const res = { figures: [], legend: null, sort: null, filter: null, drill: null, resources: performance.getEntriesByType("resource").length, errors: ERRORS };
+    const res = { figures: [], legend: null, hover: null, zoom: null, log_toggle: null, sort: null, filter: null, drill: null, resources: performance.getEntriesByType("resource").length, errors: ERRORS };
     FIGS.filter((f) => !f.drill).forEach((f) => {
       const plots = CHARTS.filter((c) => c.fig === f.el).map((c) => c.plot);
       res.figures.push({ title: f.el.querySelector(".ftitle").textContent, kind: f.kind, canvases: plots.length, ink: plots.reduce((s, u) => s + ink(u, coloured), 0) });
@@ -555,6 +560,36 @@
       btn.click();
       await tick();
       res.legend = { label, pixels_before: before, pixels_after: after, series_before: seriesBefore, series_after: seriesAfter, pixels_restored: count() };
+    }
+    // Hover, zoom and the log toggle on the first line chart (the loss curves), through
+    // the mouse events a person would cause.
+    const first = FIGS.find((f) => !f.drill && f.kind === "bands");
+    if (first) {
+      const u = CHARTS.find((c) => c.fig === first.el).plot;
+      const r = u.over.getBoundingClientRect();
+      const at = (type, fx, fy, target) => (target || u.over).dispatchEvent(new MouseEvent(type, { clientX: r.left + fx * r.width, clientY: r.top + fy * r.height, movementX: 1, movementY: 1, bubbles: true, view: window }));
+      at("mouseenter", 0.5, 0.5);
+      at("mousemove", 0.5, 0.5);
+      await tick();
+      const tip = u.root.parentNode.querySelector(".tip");
+      res.hover = { text: tip.style.display === "none" ? "" : tip.textContent };
+      const before = [u.scales.x.min, u.scales.x.max];
+      at("mousedown", 0.2, 0.3);
+      await tick();
+      at("mousemove", 0.6, 0.7);
+      await tick();
+      at("mouseup", 0.6, 0.7, document);
+      await tick();
+      res.zoom = { before, after: [u.scales.x.min, u.scales.x.max] };
+      const box = first.el.querySelector(".controls input[type=checkbox]");
+      const distr = () => CHARTS.filter((c) => c.fig === first.el).map((c) => c.plot.scales.y.distr);
+      const d0 = distr();
+      box.click();
+      await tick();
+      const d1 = distr();
+      box.click();
+      await tick();
+      res.log_toggle = { before: d0, toggled: d1, back: distr() };
     }
     const table = document.querySelector("table.runs");
     if (table) {
@@ -590,8 +625,9 @@
   }
 
   window.addEventListener("error", (e) => ERRORS.push(String(e.message)));
-  document.querySelectorAll("figure.chart[data-figure]").forEach(drawFigure);
+  // Tables first: the charts then measure their place on a page that no longer moves.
   document.querySelectorAll("#report table").forEach(enhanceTable);
+  document.querySelectorAll("figure.chart[data-figure]").forEach(drawFigure);
   const drill = document.getElementById("drill");
   if (drill) drillDown(drill);
   live();
