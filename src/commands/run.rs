@@ -214,7 +214,33 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     } else {
         reporter::Mode::detect()
     };
-    let reporter = reporter::spawn(rx, mode, jobs);
+    // The report is rewritten as runs finish (not by a shard: the job after all shards
+    // writes it); the events pass through on their way to the reporter.
+    let live = args.shard.is_none().then(|| {
+        let command: Vec<String> = std::env::args().skip(1).collect();
+        super::live::LiveReport::start(
+            l.dir.clone(),
+            l.runs.len(),
+            format!("resweep {}", command.join(" ")).trim().to_string(),
+        )
+    });
+    let (tee_tx, tee_rx) = std::sync::mpsc::channel();
+    let reporter = reporter::spawn(tee_rx, mode, jobs);
+    let tee = {
+        let live_tx = live.as_ref().map(super::live::LiveReport::notifier);
+        std::thread::spawn(move || {
+            for e in rx {
+                if let (Some(n), runner::Event::Finished { outcome, .. }) = (&live_tx, &e) {
+                    if *outcome != runner::RunOutcome::Interrupted {
+                        n.finished_run();
+                    }
+                }
+                if tee_tx.send(e).is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let opts = ExecOptions {
         jobs,
         checkpoint_every: l.spec.execution.checkpoint_every,
@@ -223,7 +249,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     };
     let result = runner::execute(&l.dir, runs, &opts, &sink, &cancel);
     drop(sink);
+    let _ = tee.join();
     let _ = reporter.join();
+    if let Some(live) = live {
+        live.stop();
+    }
     let s = result?;
 
     let done_now = s.completed + s.diverged;

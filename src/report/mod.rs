@@ -13,6 +13,8 @@
 //!   results over seeds, reproducibility); `build/figures.rs` one function per figure with
 //!   its reading; `build/data.rs` the tables read as lines (the runs grouped over seeds)
 //!   and bands.
+//! - [`html`]: `report.html`, report.md rendered as one self-contained interactive page
+//!   whose charts are drawn from the same inputs as the PNGs.
 //!
 //! # Adding a figure
 //!
@@ -37,5 +39,6 @@
 //! relative link it writes is checked to resolve when the report is written.
 
 pub mod build;
+pub mod html;
 pub mod plots;
 pub mod theory;

@@ -4,6 +4,7 @@
 mod analysis;
 mod bad_input;
 mod bench;
+mod html;
 mod integrity;
 mod microworld;
 mod physics;

@@ -25,6 +25,7 @@ mod figures;
 mod microworld;
 mod sections;
 
+use super::{html, plots};
 use crate::analysis::tables::Collected;
 use crate::store::{write_atomic, SweepDir};
 use crate::sweep::SweepSpec;
@@ -37,6 +38,8 @@ use std::path::{Path, PathBuf};
 pub struct Built {
     /// `report.md`.
     pub report: PathBuf,
+    /// `report.html`, beside it.
+    pub html: PathBuf,
     /// Every figure written.
     pub figures: Vec<PathBuf>,
 }
@@ -74,6 +77,8 @@ struct Report {
     plots_link: String,
     /// Every figure written, in order.
     figures: Vec<PathBuf>,
+    /// Every figure written, with the inputs it was drawn from (for report.html).
+    drawn: Vec<html::DrawnFigure>,
 }
 
 impl Report {
@@ -86,8 +91,16 @@ impl Report {
         draw: impl FnOnce(&Path) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let path = self.plots.join(file);
-        draw(&path)?;
-        let _ = writeln!(self.md, "![{alt}]({}/{file})\n", self.plots_link);
+        let (drawn, figures) = plots::capture(|| draw(&path));
+        drawn?;
+        let link = format!("{}/{file}", self.plots_link);
+        let _ = writeln!(self.md, "![{alt}]({link})\n");
+        self.drawn.push(html::DrawnFigure {
+            path: path.clone(),
+            link,
+            alt: alt.to_string(),
+            figures,
+        });
         self.figures.push(path);
         Ok(())
     }
@@ -109,9 +122,20 @@ fn relative_link(path: &Path, base: &Path) -> anyhow::Result<String> {
         .join("/"))
 }
 
-/// Writes every figure and `report.md`; returns what was written. `command` is the
-/// command line that produced the report.
+/// Writes every figure, `report.md` and `report.html`; returns what was written.
+/// `command` is the command line that produced the report.
 pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Result<Built> {
+    build_with(dir, collected, command, None)
+}
+
+/// [`build`], for a sweep that is still running when `live` is set (report.html then
+/// says so and reloads itself).
+pub fn build_with(
+    dir: &SweepDir,
+    collected: &Collected,
+    command: &str,
+    live: Option<html::Live>,
+) -> anyhow::Result<Built> {
     let spec = SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let axes = spec.axis_names();
     let plots_dir = dir.plots();
@@ -138,6 +162,7 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         plots: plots_dir,
         plots_link,
         figures: Vec::new(),
+        drawn: Vec::new(),
     };
 
     sections::title(&mut report.md, &sweep);
@@ -155,9 +180,11 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
         None => Vec::new(),
     };
     sections::results(&mut report.md, &sweep.lines, &columns, &act_std_init);
+    let mut steps_rows = None;
     match &layers {
         Some(layers) => {
             let steps = data::with_groups(data::scan(dir, "steps")?, &sweep.labels, "step rows")?;
+            steps_rows = Some(steps.clone());
             let inputs = figures::FigureInputs {
                 steps,
                 layers,
@@ -183,8 +210,35 @@ pub fn build(dir: &SweepDir, collected: &Collected, command: &str) -> anyhow::Re
 
     write_atomic(&report_path, report.md.as_bytes())?;
     check_links(&report_path, &report.md)?;
+    let groups: Vec<html::Group> = sweep
+        .lines
+        .iter()
+        .map(|g| html::Group {
+            label: g.label.clone(),
+            depthless: g.depthless_label.clone(),
+            depth: g.depth,
+            runs: g.runs.clone(),
+        })
+        .collect();
+    let html_path = report_path.with_file_name("report.html");
+    html::write(
+        &html_path,
+        &html::Input {
+            sweep: &sweep.spec.name,
+            md: &report.md,
+            figures: &report.drawn,
+            groups: &groups,
+            runs,
+            steps: steps_rows.as_ref(),
+            layers: layers.as_ref().map(|l| &l.all),
+            comparison: comparison.as_ref(),
+            axes: &sweep.axes,
+            live,
+        },
+    )?;
     Ok(Built {
         report: report_path,
+        html: html_path,
         figures: report.figures,
     })
 }
@@ -236,6 +290,7 @@ mod tests {
             plots: plots.clone(),
             plots_link: relative_link(&plots, t.path()).unwrap(),
             figures: Vec::new(),
+            drawn: Vec::new(),
         };
         report
             .figure("x.png", "An x", |path| {

@@ -17,6 +17,10 @@ use super::Panel;
 /// in a strip at the top of the plot area. No panels draws one "no data" panel. Sizes: one
 /// panel 1000×650 px, two 1640×676, three 2100×676, four 1600×1256.
 pub fn bands_figure(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
+    super::capture::offer(|| super::Figure::Bands {
+        title: title.into(),
+        panels: panels.to_vec(),
+    });
     let (size, buf) = bands_buffer(title, panels)?;
     write_png(path, size, &buf)
 }

@@ -21,6 +21,13 @@ pub fn error_bars(
     log_y: bool,
     series: &[ErrorSeries],
 ) -> Result<()> {
+    super::capture::offer(|| super::Figure::ErrorBars {
+        title: title.into(),
+        x_label: x_label.into(),
+        y_label: y_label.into(),
+        log_y,
+        series: series.to_vec(),
+    });
     let (size, buf) = error_bars_buffer(title, x_label, y_label, log_y, series)?;
     write_png(path, size, &buf)
 }

@@ -23,6 +23,12 @@ pub fn heatmap_pair(
     right: &Heat,
     colorbar_label: &str,
 ) -> Result<()> {
+    super::capture::offer(|| super::Figure::Heatmaps {
+        title: title.into(),
+        left: left.clone(),
+        right: right.clone(),
+        colorbar_label: colorbar_label.into(),
+    });
     let (size, buf) = heatmap_buffer(title, left, right, colorbar_label)?;
     write_png(path, size, &buf)
 }

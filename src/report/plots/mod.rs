@@ -40,13 +40,19 @@
 //! ticks, axes), `notes.rs` (notes box and "no data"), `legend.rs`, and `line_panel.rs`
 //! (the line panel drawn by both `bands.rs` and `error_bars.rs`).
 //!
+//! Every entry function first offers its inputs to [`capture`] (`capture.rs`), which hands
+//! them to report.html when the report is being built, so the interactive chart is drawn
+//! from the PNG's own numbers.
+//!
 //! A new figure kind: add its input type here, a file with `pub fn my_figure(path, …)`
 //! that builds a buffer with `canvas::render` and writes it with `canvas::write_png`
 //! (draw panels with `line_panel` when they are lines), re-export the function below and
-//! add a test in `tests.rs`.
+//! add a test in `tests.rs`; add its variant of [`Figure`] and offer its inputs (see
+//! `docs/CONTRIBUTING.md`, "Adding a figure").
 
 mod bands;
 mod canvas;
+mod capture;
 mod error_bars;
 mod heatmap;
 mod legend;
@@ -61,6 +67,7 @@ mod tests;
 
 pub use bands::bands_figure;
 pub use canvas::ensure_font;
+pub use capture::{capture, color_scale, colors, Figure};
 pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
 pub use scatter::paired_scatter;

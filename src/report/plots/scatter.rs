@@ -25,6 +25,10 @@ use super::Pairs;
 /// seed labels are placed next to their points where they fit (at most 20 seeds). Panels
 /// are 680×680 px (+56 px for the title), laid out like [`bands_figure`](super::bands_figure).
 pub fn paired_scatter(path: &Path, title: &str, groups: &[(String, Pairs)]) -> Result<()> {
+    super::capture::offer(|| super::Figure::Pairs {
+        title: title.into(),
+        panels: groups.to_vec(),
+    });
     let (size, buf) = scatter_buffer(title, groups)?;
     write_png(path, size, &buf)
 }
