@@ -81,6 +81,10 @@ impl FromStr for Format {
     }
 }
 
+/// Tables registered only when their file exists, because another command than
+/// `resweep aggregate` writes them (`landscape`: `resweep landscape`).
+pub const OPTIONAL_TABLES: &[&str] = &["landscape"];
+
 /// Runs one SQL statement over the tables of `dir` (`runs`, `steps`, `layers`,
 /// `summary`) and returns the result.
 ///
@@ -115,7 +119,10 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
     );
     let run = || -> PolarsResult<DataFrame> {
         let mut ctx = SQLContext::new();
-        for t in TABLE_NAMES {
+        let optional = OPTIONAL_TABLES
+            .iter()
+            .filter(|t| table_path(dir, t).is_file());
+        for t in TABLE_NAMES.iter().chain(optional) {
             let path = PlRefPath::try_from_path(&table_path(dir, t))?;
             ctx.register(
                 t,
