@@ -18,13 +18,13 @@ use super::ticks::{nice_ticks, Extent};
 use super::Field;
 
 /// Pixels per panel (square, with its axes and title).
-const PANEL: u32 = 430;
+const PANEL: u32 = 460;
 /// Width of the colour-bar strip.
 const BAR_W: u32 = 200;
 
 /// Draws `rows` of [`Field`] panels on one shared colour scale (the finite values of every
 /// panel; a constant field is widened), with a labelled colour bar. Non-finite cells are
-/// grey. Returns nothing; writes a PNG of `(columns × 430 + 200) × (rows × 430 + 56)`.
+/// grey and counted in a note. Writes a PNG of `(columns × 460 + 200) × (rows × 460 + 56)`.
 pub fn landscape_grid(
     path: &Path,
     title: &str,
@@ -178,7 +178,10 @@ fn draw_field(
     }
     // The weights themselves.
     let arm = (hi - lo) * 0.04;
-    for seg in [[(-arm, 0.0), (arm, 0.0)], [(0.0, -arm), (0.0, arm)]] {
+    for seg in [[(-arm, 0.0), (arm, 0.0)], [(0.0, -arm), (0.0, arm)]]
+        .iter()
+        .take(if n > 0 { 2 } else { 0 })
+    {
         pa.draw(&PathElement::new(seg.to_vec(), RED.stroke_width(2)))?;
     }
     // Notes in the top-left corner of the plot (area-relative pixels).
@@ -187,7 +190,16 @@ fn draw_field(
     let x0 = xr.start - bx;
     let mut y = yr.start - by + 6;
     let style = font_at(NOTE_PX, HPos::Left, VPos::Top);
-    for note in &field.notes {
+    let mut notes = field.notes.clone();
+    let bad = (0..n * n)
+        .filter(|&k| !field.values.get(k).is_some_and(|v| v.is_finite()))
+        .count();
+    if n == 0 {
+        notes.push("no data".into());
+    } else if bad > 0 {
+        notes.push(format!("{bad} of {} cells not finite: grey", n * n));
+    }
+    for note in &notes {
         let (w, h) = text_size(area, note, &style)?;
         area.draw(&Rectangle::new(
             [(x0 + 4, y - 2), (x0 + 10 + w, y + h + 2)],
