@@ -147,6 +147,21 @@ fn slices_table_and_figure_and_only_what_changed_is_recomputed() {
         }
     }
 
+    // A slice computed from other weights (its digest differs) is stale.
+    let stale = slices.join(names[2]);
+    let mut s = slice(&stale);
+    s["weights_sha256"] = serde_json::json!("0".repeat(64));
+    std::fs::write(&stale, serde_json::to_vec(&s).unwrap()).unwrap();
+    let out = ok(run_in(
+        cwd,
+        &["landscape", "runs/land", "--grid", "5", "--span", "0.5"],
+    ));
+    assert!(
+        out.contains("1 slice computed") && out.contains("3 up to date"),
+        "{out}"
+    );
+    assert_eq!(std::fs::read(&stale).unwrap(), before[names[2]].0);
+
     // Another grid makes every slice stale; --runs picks runs by id.
     let plain1 = results
         .keys()
