@@ -6,7 +6,9 @@
 //! one JSON file, `<sweep>/landscape/<run_id>.<init|final>.json`, written atomically and
 //! holding what it was computed from (grid, span, eval inputs, the direction method and
 //! the SHA-256 of the weights file): a file that does not parse or whose inputs differ is
-//! recomputed, any other is up to date and kept. Slices are computed in parallel across
+//! recomputed, any other is up to date and kept. `landscape/last.json` names the runs and
+//! settings of the last call, whose slices the table and the figure hold
+//! ([`last_slices`] reads them back for a report). Slices are computed in parallel across
 //! runs, on a pool of their own (the binary pins the global rayon pool to one thread so
 //! that candle's math stays on its caller's thread).
 //!
@@ -445,6 +447,52 @@ pub fn compute(
         out.slices.push(s);
     }
     Ok(out)
+}
+
+/// `landscape/last.json`: the runs and slice settings of the last `resweep landscape`,
+/// whose slices the table and the figure hold.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Last {
+    run_ids: Vec<String>,
+    grid: usize,
+    span: f64,
+}
+
+fn last_path(dir: &SweepDir) -> PathBuf {
+    dir.landscape().join("last.json")
+}
+
+/// Records which runs and settings the last call used (for [`last_slices`]); an
+/// unchanged record is not rewritten.
+pub fn write_last(dir: &SweepDir, chosen: &[Chosen], spec: SliceSpec) -> anyhow::Result<()> {
+    let last = Last {
+        run_ids: chosen.iter().map(|c| c.run_id.clone()).collect(),
+        grid: spec.grid,
+        span: spec.span,
+    };
+    let path = last_path(dir);
+    let same = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Last>(&b).ok())
+        .is_some_and(|old| old == last);
+    if same {
+        return Ok(());
+    }
+    crate::store::write_json_atomic(&path, &last)
+}
+
+/// The runs and slices of the last `resweep landscape` on this sweep, when every one of
+/// its slices is still on disk and up to date (for a report that shows them); `None`
+/// when the command was never run or its slices are gone or stale.
+pub fn last_slices(dir: &SweepDir) -> Option<(Vec<Chosen>, Vec<Slice>)> {
+    let last: Last = serde_json::from_slice(&std::fs::read(last_path(dir)).ok()?).ok()?;
+    let spec = SliceSpec::checked(last.grid, last.span).ok()?;
+    let chosen = choose(dir, &last.run_ids).ok()?;
+    let slices = jobs(dir, &chosen)
+        .iter()
+        .map(|j| j.up_to_date(spec))
+        .collect::<Option<Vec<Slice>>>()?;
+    Some((chosen, slices))
 }
 
 /// The path of `tables/landscape.parquet`.

@@ -6,9 +6,6 @@ use super::{bad_input, Exit};
 use crate::analysis::landscape::{self as land, Chosen, Slice, SliceSpec};
 use crate::cli::LandscapeArgs;
 use crate::format;
-use crate::report::plots::{self, Field};
-use crate::store::SweepDir;
-use std::path::PathBuf;
 
 /// Runs `resweep landscape`.
 pub fn run(a: &LandscapeArgs) -> anyhow::Result<Exit> {
@@ -23,9 +20,16 @@ pub fn run(a: &LandscapeArgs) -> anyhow::Result<Exit> {
     let dir = super::analysis::resolve(a.dir.dir.as_deref(), &a.dir.runs_dir)?;
     let chosen = land::choose(&dir, &a.runs)?;
     let jobs = land::jobs(&dir, &chosen);
-    let rows = chosen.first().map_or(0, |c| land::rows_of(&c.config));
+    // The eval inputs of each run's slices (fewer than 256 only for small eval batches).
+    let rows: Vec<usize> = chosen.iter().map(|c| land::rows_of(&c.config)).collect();
+    let most = rows.iter().copied().max().unwrap_or(0);
+    let rows_text = if rows.iter().all(|&r| r == most) {
+        most.to_string()
+    } else {
+        format!("up to {most}")
+    };
     crate::outln!(
-        "landscape of {} run{} (init and final weights): grid {g} × {g} over [−{s}, {s}]², {rows} eval inputs, {threads} thread{}",
+        "landscape of {} run{} (init and final weights): grid {g} × {g} over [−{s}, {s}]², {rows_text} eval inputs, {threads} thread{}",
         chosen.len(),
         if chosen.len() == 1 { "" } else { "s" },
         if threads == 1 { "" } else { "s" },
@@ -35,7 +39,9 @@ pub fn run(a: &LandscapeArgs) -> anyhow::Result<Exit> {
 
     let done = land::compute(&dir, &jobs, spec, threads)?;
     let table = land::write_table(&dir, &done.slices)?;
-    let figure = draw(&dir, &chosen, &done.slices, spec, rows)?;
+    land::write_last(&dir, &chosen, spec)?;
+    let figure = dir.plots().join(crate::report::landscape::FIGURE);
+    crate::report::landscape::draw(&figure, &chosen, &done.slices)?;
 
     crate::out!("{}", reading_table(&chosen, &done.slices));
     let kept = done.slices.len() - done.computed;
@@ -95,55 +101,4 @@ fn reading_table(chosen: &[Chosen], slices: &[Slice]) -> String {
         })
         .collect();
     crate::table::aligned(&header, &rows)
-}
-
-/// `plots/landscape.png`: log10 of the loss, initial weights above, final below, one
-/// column per run, one colour scale.
-fn draw(
-    dir: &SweepDir,
-    chosen: &[Chosen],
-    slices: &[Slice],
-    spec: SliceSpec,
-    rows: usize,
-) -> anyhow::Result<PathBuf> {
-    let path = dir.plots().join("landscape.png");
-    let panels: Vec<Vec<Field>> = ["init", "final"]
-        .iter()
-        .map(|when| {
-            chosen
-                .iter()
-                .filter_map(|c| {
-                    let s = slices
-                        .iter()
-                        .find(|s| s.run_id == c.run_id && s.when == *when)?;
-                    let r = s.reading();
-                    Some(Field {
-                        title: format!("{when} · {}", c.group),
-                        axis: crate::experiment::landscape::axis(s.grid, s.span),
-                        values: s.losses().iter().map(|v| v.log10()).collect(),
-                        notes: vec![
-                            format!("seed {}", c.config.seed),
-                            format!("centre {}", format::value(r.centre)),
-                            format!(
-                                "ring r={} {} (×{})",
-                                format::compact(s.span),
-                                format::value(r.ring_mean),
-                                format::value(r.sharpness)
-                            ),
-                        ],
-                    })
-                })
-                .collect()
-        })
-        .collect();
-    plots::landscape_grid(
-        &path,
-        &format!(
-            "Eval loss around the initial (top) and final (bottom) weights: θ + a·d1 + b·d2, filter-normalised directions, {rows} eval inputs, grid {}",
-            spec.grid
-        ),
-        &panels,
-        "log10 eval loss",
-    )?;
-    Ok(path)
 }

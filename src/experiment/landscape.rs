@@ -30,9 +30,10 @@ use super::model::{self, Arch};
 use super::streams;
 
 /// Eval inputs a landscape point is evaluated on (the first rows of the run's eval
-/// batch): 256 keeps a 31 × 31 slice pair of a depth-20, width-64 net within a few
-/// seconds on one core, and the loss of 256 × 64 squared errors is stable to about 1%
-/// for the loss levels of this task.
+/// batch): 256 keeps a 31 × 31 slice pair of a depth-20, width-64 net near a second of
+/// CPU, and on the default sweep (seed 0, both arms, both init scales, initial and
+/// final weights) the loss on these 256 inputs is within 2% of the loss on the whole
+/// 4,096-input eval batch (0.25–1.9%).
 pub const LANDSCAPE_ROWS: usize = 256;
 
 /// The smallest and the largest grid a slice may have (points per axis).

@@ -4,6 +4,8 @@
 //! writes nothing.
 
 use crate::util::*;
+use resweep::analysis::landscape::last_slices;
+use resweep::store::SweepDir;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -110,6 +112,9 @@ fn slices_table_and_figure_and_only_what_changed_is_recomputed() {
     let counts = table_counts(cwd, "runs/land");
     assert_eq!(counts.len(), 4);
     assert!(counts.iter().all(|(_, _, n)| *n == 25), "{counts:?}");
+    let (chosen, kept) = last_slices(&SweepDir::open(&sweep).unwrap()).unwrap();
+    assert_eq!(chosen.len(), 2);
+    assert_eq!(kept.len(), 4);
     let png = std::fs::read(sweep.join("plots/landscape.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
@@ -126,7 +131,7 @@ fn slices_table_and_figure_and_only_what_changed_is_recomputed() {
     assert_eq!(snapshot(&slices), before);
 
     // A missing and a torn slice are recomputed, to the same bytes; the others are kept.
-    let names: Vec<&String> = before.keys().collect();
+    let names: Vec<&String> = before.keys().filter(|n| *n != "last.json").collect();
     std::fs::remove_file(slices.join(names[0])).unwrap();
     let torn = slices.join(names[1]);
     let bytes = std::fs::read(&torn).unwrap();
@@ -178,6 +183,11 @@ fn slices_table_and_figure_and_only_what_changed_is_recomputed() {
             (plain1.clone(), "final".to_string(), 9),
             (plain1.clone(), "init".to_string(), 9)
         ]
+    );
+    let (chosen, kept) = last_slices(&SweepDir::open(&sweep).unwrap()).unwrap();
+    assert_eq!(
+        (chosen[0].run_id.as_str(), kept.len()),
+        (plain1.as_str(), 2)
     );
     let out = ok(run_in(cwd, &["landscape", "runs/land", "--grid", "3"]));
     assert!(out.contains("4 slices computed"), "{out}");
