@@ -31,9 +31,9 @@ pub fn panels(chosen: &[Chosen], slices: &[Slice]) -> Vec<Vec<Field>> {
                         values: s.losses().iter().map(|v| v.log10()).collect(),
                         notes: vec![
                             format!("seed {}", c.config.seed),
-                            format!("centre {}", format::value(r.centre)),
+                            format!("centre: {}", format::value(r.centre)),
                             format!(
-                                "ring r={} {} (×{})",
+                                "ring r={}: {} (×{})",
                                 format::compact(s.span),
                                 format::value(r.ring_mean),
                                 format::value(r.sharpness)

@@ -117,9 +117,16 @@ fn draw_field(
         .x_label_area_size(46)
         .y_label_area_size(54)
         .build_cartesian_2d(lo..hi, lo..hi)?;
+    // Ticks a shade off zero (rounding of the range) read as 0, not −0.0.
+    let tick = |v: &f64| {
+        let v = if v.abs() < 1e-9 * (hi - lo) { 0.0 } else { *v };
+        crate::format::axis(v)
+    };
     chart
         .configure_mesh()
         .disable_mesh()
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc("a (along d1)")
         .y_desc("b (along d2)")
         .x_labels(5)
