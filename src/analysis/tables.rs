@@ -1078,7 +1078,10 @@ mod tests {
             .filter(|n| n.contains(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
-        assert_eq!(c.files.len(), 6);
+        assert_eq!(
+            c.files.len(),
+            6 + crate::analysis::probe_tables::PROBE_TABLES.len()
+        );
 
         // Collecting again gives identical tables.
         let again = collect(&fx.dir).unwrap();

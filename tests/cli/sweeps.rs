@@ -26,8 +26,9 @@ fn results_are_bitwise_identical_whatever_the_number_of_jobs() {
         run_files(&one.path().join("runs/det")),
         run_files(&two.path().join("runs/det")),
     );
-    // config.json, steps.jsonl, layers.jsonl and the two weights files of 6 runs.
-    assert_eq!(a.len(), 6 * 5);
+    // config.json, steps.jsonl, layers.jsonl, probes.json and the two weights files of 6
+    // runs.
+    assert_eq!(a.len(), 6 * 6);
     assert_eq!(a, b);
     assert_eq!(
         results(&one.path().join("runs/det")),
