@@ -57,6 +57,30 @@ pub enum Command {
     /// Check a sweep directory like fsck: every run's seal, every checkpoint, and the
     /// tables against the run directories; exit 0 only when everything verifies.
     Verify(DirArgs),
+    /// Loss landscapes: 2-D slices of the eval loss around the initial and the final
+    /// weights of runs (filter-normalised random directions, Li et al. 2018), a table and
+    /// a figure.
+    Landscape(LandscapeArgs),
+}
+
+/// `resweep landscape`.
+#[derive(Args, Debug, Clone)]
+pub struct LandscapeArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Runs to slice, by id (default: the lowest finished seed of each group, a group
+    /// being each combination of the sweep's axes other than seed).
+    #[arg(long, num_args = 1.., value_name = "ID")]
+    pub runs: Vec<String>,
+    /// Points per axis of each slice (3 to 201).
+    #[arg(long, default_value_t = 31)]
+    pub grid: usize,
+    /// Each slice covers [-span, span]² in units of the filter-normalised directions.
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    pub span: f64,
+    /// Slices computed at once (default: every core).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
 }
 
 /// `resweep slurm`.

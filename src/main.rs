@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Command::Slurm(a) => commands::slurm::slurm(a),
         Command::Status(a) => commands::status::status(a),
         Command::Verify(a) => commands::verify::run(a),
+        Command::Landscape(a) => commands::landscape::run(a),
     };
     let code = match result {
         Ok(exit) => exit.code(),

@@ -7,8 +7,9 @@ Reads tables/{runs,steps,layers,summary}.parquet and the probe tables
 (probes, probe_layers, lesions, spectrum, shatter, autocorr) with pyarrow, checks their
 schemas, and cross-checks every value against the run directories' own files
 (result.json, steps.jsonl, layers.jsonl, probes.json), recomputing the derived probe
-columns (quantiles, ratios, the line's t) independently. Prints one line per table and
-exits non-zero on any mismatch.
+columns (quantiles, ratios, the line's t) independently; and tables/landscape.parquet,
+when `resweep landscape` wrote it, against the slice files in landscape/. Prints one
+line per table and exits non-zero on any mismatch.
 """
 import json
 import math
@@ -88,6 +89,31 @@ def main(sweep_dir):
 
     print(f"probes: {n_probe} rows checked across the six probe tables")
     print(f"runs: {len(runs)} rows, steps: {n_steps} rows, layers: {n_layers} rows, summary: {len(summary)} rows (pyarrow {__import__('pyarrow').__version__})")
+
+    # landscape.parquet (written by `resweep landscape`, when it was run): every slice's
+    # grid points against its slice file.
+    landscape = root / "tables" / "landscape.parquet"
+    if landscape.is_file():
+        table = pq.read_table(landscape)
+        types = {f.name: str(f.type) for f in table.schema}
+        for col, ty in {"run_id": "string", "when": "string", "i": "int64", "j": "int64",
+                        "a": "double", "b": "double", "loss": "double"}.items():
+            if types.get(col) not in (ty, "large_string" if ty == "string" else ty, "string_view" if ty == "string" else ty):
+                errors.append(f"landscape.{col}: type {types.get(col)}, expected {ty}")
+        slices = {}
+        for r in table.to_pylist():
+            slices.setdefault((r["run_id"], r["when"]), []).append(r)
+        for (run_id, when), rows in slices.items():
+            s = json.loads((root / "landscape" / f"{run_id}.{when}.json").read_text())
+            grid = s["grid"]
+            if len(rows) != grid * grid:
+                errors.append(f"landscape {run_id} {when}: {len(rows)} rows, grid {grid}")
+                continue
+            for r in rows:
+                if not same(r["loss"], s["loss"][r["j"] * grid + r["i"]]):
+                    errors.append(f"landscape {run_id} {when} ({r['i']}, {r['j']}): {r['loss']} != slice file")
+                    break
+        print(f"landscape: {table.num_rows} rows, {len(slices)} slices")
     for e in errors[:20]:
         print("MISMATCH", e)
     return 1 if errors else 0

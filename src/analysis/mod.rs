@@ -9,6 +9,8 @@
 //!   arms of one setting.
 //! - [`verify`]: `resweep verify`'s checks: run seals and checkpoints, and the tables
 //!   against the run directories.
+//! - [`landscape`]: `resweep landscape`'s runs, slice files and `landscape.parquet`
+//!   (the slices themselves are computed by `experiment::landscape`).
 //! - `columns` (private): the runs-table column(s) of each run setting, used by both
 //!   [`tables`] and [`summary`].
 //!
@@ -16,6 +18,7 @@
 //! [`tables`], then [`query`](mod@query), [`compare`] and [`verify`].
 mod columns;
 pub mod compare;
+pub mod landscape;
 pub mod probe_tables;
 pub mod query;
 pub mod stats;

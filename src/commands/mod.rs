@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod landscape;
 pub mod live;
 pub mod run;
 pub mod slurm;

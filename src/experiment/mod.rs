@@ -9,6 +9,7 @@ pub mod batched;
 pub mod bench;
 pub mod jacobian;
 pub mod kernels;
+pub mod landscape;
 pub mod lesion;
 pub mod metrics;
 pub mod model;

@@ -9,6 +9,7 @@
 //! | batch of step `t` | `("data", seed, t)`      | seed, step, batch, width |
 //! | eval batch        | `("eval", seed, 0)`      | seed, eval size, width |
 //! | blocks lesioned together, `k` of them | `("lesion", seed, k)` | seed, k, depth |
+//! | landscape direction `d` (0 or 1) of layer `l` | `("landscape", seed, 2l + d)` | seed, layer, width |
 //!
 //! So a PlainMLP and a ResMLP of one seed start from the same standard-normal draws and
 //! see the same batches; a depth-10 net shares its first 10 layers with the depth-20 net
@@ -31,6 +32,8 @@ pub enum Purpose {
     Eval,
     /// Which blocks a `k`-block lesion removes.
     Lesion,
+    /// The random directions of a loss-landscape slice.
+    Landscape,
 }
 
 impl Purpose {
@@ -40,6 +43,7 @@ impl Purpose {
             Purpose::Data => b"data",
             Purpose::Eval => b"eval",
             Purpose::Lesion => b"lesion",
+            Purpose::Landscape => b"landscape",
         }
     }
 }
@@ -57,6 +61,14 @@ pub fn stream(purpose: Purpose, seed: u64, index: u64) -> ChaCha8Rng {
 /// `n` standard-normal draws of the init stream of `layer` (before any scaling).
 pub fn init_normals(seed: u64, layer: usize, n: usize) -> Vec<f32> {
     let mut rng = stream(Purpose::Init, seed, layer as u64);
+    (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+/// `n` standard-normal draws of landscape direction `direction` (0 or 1) for `layer`:
+/// the raw direction before filter normalisation (the same for both arms of a seed, and
+/// for its initial and final weights).
+pub fn landscape_normals(seed: u64, layer: usize, direction: usize, n: usize) -> Vec<f32> {
+    let mut rng = stream(Purpose::Landscape, seed, (2 * layer + direction) as u64);
     (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
 }
 

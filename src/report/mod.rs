@@ -8,6 +8,7 @@
 //!   (`canvas.rs`, `style.rs`, `ticks.rs`, `notes.rs`, `legend.rs`, `line_panel.rs`). Knows
 //!   no tables and no report.
 //! - [`theory`]: the mean-field predictions at initialisation.
+//! - [`landscape`]: the loss-landscape figure of `resweep landscape` (`plots/landscape.png`).
 //! - [`build`]: what to draw and say. `build/mod.rs` runs the sections in order
 //!   ([`build::build`]); `build/sections.rs` holds the text sections (setup, fairness audit,
 //!   results over seeds, reproducibility); `build/figures.rs` one function per figure with
@@ -40,5 +41,6 @@
 
 pub mod build;
 pub mod html;
+pub mod landscape;
 pub mod plots;
 pub mod theory;

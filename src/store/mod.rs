@@ -15,6 +15,7 @@
 //! <runs>/<sweep>/runs/<run_id>/failed.json  the reason a run failed (removed on retry)
 //! <runs>/<sweep>/runs/<run_id>/damaged/<n>/ damaged files moved aside before a repair
 //! <runs>/<sweep>/tables/*.parquet, plots/*.png, report.md
+//! <runs>/<sweep>/landscape/<run_id>.<init|final>.json  loss-landscape slices (`resweep landscape`)
 //! <runs>/<sweep>/slurm/*.sbatch, slurm.json, logs/  written by `resweep slurm`
 //! ```
 
@@ -86,6 +87,11 @@ impl SweepDir {
     /// Figures.
     pub fn plots(&self) -> PathBuf {
         self.root.join("plots")
+    }
+
+    /// Loss-landscape slices (`resweep landscape`), one file per run and weights.
+    pub fn landscape(&self) -> PathBuf {
+        self.root.join("landscape")
     }
 
     /// The markdown report.

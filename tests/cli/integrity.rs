@@ -398,6 +398,7 @@ fn printing_commands() -> Vec<Vec<&'static str>> {
             "csv",
         ],
         vec!["compare", "runs/pipes", "--axis", "residual"],
+        vec!["landscape", "runs/pipes", "--grid", "3"],
         vec!["run", "s.toml"],
         vec!["slurm", "s.toml", "--tasks", "2"],
         TINY_TRAIN.to_vec(),

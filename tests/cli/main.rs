@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod html;
 mod integrity;
+mod landscape;
 mod microworld;
 mod physics;
 mod report;

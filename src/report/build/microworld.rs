@@ -123,6 +123,7 @@ pub(super) fn write(
     lesions(report, lines, &p)?;
     updates(report, lines, layers)?;
     shattering(report, lines, &p, runs)?;
+    landscape(report, dir)?;
     explain(report, lines, &p, layers, runs)?;
     Ok(())
 }
@@ -507,6 +508,55 @@ fn updates(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow:
             ends(c),
             mid + 1
         );
+    }
+    let _ = writeln!(md);
+    Ok(())
+}
+
+/// The loss landscapes of `resweep landscape`'s last call, when its slices are on disk
+/// and up to date; otherwise a line saying how to compute them.
+fn landscape(report: &mut Report, dir: &SweepDir) -> anyhow::Result<()> {
+    let _ = writeln!(report.md, "### Loss landscape\n");
+    let Some((chosen, slices)) = crate::analysis::landscape::last_slices(dir) else {
+        let _ = writeln!(
+            report.md,
+            "Not computed for this sweep: `resweep landscape {}` draws 2-D slices of the eval \
+             loss around the initial and final weights of one seed per group (Li et al. \
+             2018, filter-normalised directions), and the next report includes them.\n",
+            dir.root().display()
+        );
+        return Ok(());
+    };
+    report.figure(
+        crate::report::landscape::FIGURE,
+        "Loss landscapes",
+        |path| crate::report::landscape::draw(path, &chosen, &slices),
+    )?;
+    let md = &mut report.md;
+    let _ = writeln!(
+        md,
+        "The eval loss at `θ + a d1 + b d2` for `a, b` in `[-span, span]`, with `d1`, `d2` \
+         random directions scaled per neuron to the weights (Li et al. 2018), the same draws \
+         for both arms of a seed. Sharpness is the mean loss on the ring at radius `span` \
+         over the loss at the centre (1 = flat):\n"
+    );
+    for c in &chosen {
+        let mut parts = Vec::new();
+        for s in slices.iter().filter(|s| s.run_id == c.run_id) {
+            let r = s.reading();
+            parts.push(format!(
+                "{}: centre {}, ring {}, sharpness {}",
+                if s.when == "init" {
+                    "around the initial weights"
+                } else {
+                    "around the final weights"
+                },
+                format::reading(r.centre),
+                format::reading(r.ring_mean),
+                format::reading(r.sharpness)
+            ));
+        }
+        let _ = writeln!(md, "- **{}**: {}.", c.label(), parts.join("; "));
     }
     let _ = writeln!(md);
     Ok(())

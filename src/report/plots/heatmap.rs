@@ -306,7 +306,7 @@ pub(super) fn heatmap_buffer(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn draw_colorbar(
+pub(super) fn draw_colorbar(
     root: &Root<'_>,
     x0: i32,
     y0: i32,

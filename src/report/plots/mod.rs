@@ -34,6 +34,7 @@
 //! | mean ± error bars against x (depth) | `error_bars.rs` | [`error_bars`] |
 //! | two heat maps with a shared colour bar | `heatmap.rs` | [`heatmap_pair`] |
 //! | paired seeds, arm A against arm B | `scatter.rs` | [`paired_scatter`] |
+//! | square heat maps over 2-D slices, shared colour bar | `landscape.rs` | [`landscape_grid`] |
 //!
 //! They share the drawing rooms: `canvas.rs` (font, buffer, PNG writing, title strip and
 //! panel grid), `style.rs` (sizes, palette, colour scales), `ticks.rs` (number formatting,
@@ -55,6 +56,7 @@ mod canvas;
 mod capture;
 mod error_bars;
 mod heatmap;
+mod landscape;
 mod legend;
 mod line_panel;
 mod notes;
@@ -70,6 +72,7 @@ pub use canvas::ensure_font;
 pub use capture::{capture, color_scale, colors, Figure};
 pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
+pub use landscape::landscape_grid;
 pub use scatter::paired_scatter;
 pub use style::FONT_FAMILY;
 
@@ -138,6 +141,20 @@ pub struct Heat {
     /// cells (short rows) likewise.
     pub values: Vec<Vec<f64>>,
     /// Caller notes, rendered inside the plot area before the automatic ones.
+    pub notes: Vec<String>,
+}
+
+/// One panel of a [`landscape_grid`]: a value over a square grid of `(a, b)`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Field {
+    /// Panel title.
+    pub title: String,
+    /// The coordinates of both axes (increasing, equally spaced).
+    pub axis: Vec<f64>,
+    /// `values[j * axis.len() + i]` at `a = axis[i]`, `b = axis[j]`, coloured as given
+    /// (apply `log10` yourself for a log scale). Non-finite or missing cells are grey.
+    pub values: Vec<f64>,
+    /// Lines written in the panel's top-left corner.
     pub notes: Vec<String>,
 }
 

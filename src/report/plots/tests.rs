@@ -6,6 +6,7 @@ use super::bands::bands_buffer;
 use super::canvas::{render, Size};
 use super::error_bars::error_bars_buffer;
 use super::heatmap::heatmap_buffer;
+use super::landscape::landscape_buffer;
 use super::scatter::scatter_buffer;
 use super::style::{font, FIG_TITLE_H};
 use super::*;
@@ -416,6 +417,38 @@ fn heatmap_pair_shares_scale_and_survives_bad_cells() {
     let p = dir.join("heat_constant.png");
     heatmap_pair(&p, "", &constant, &constant, "value").unwrap();
     assert_eq!(png_size(&p), (1700, 720));
+}
+
+#[test]
+fn landscape_grid_shares_one_scale_and_survives_bad_cells() {
+    let (_keep, dir) = out_dir();
+    let axis: Vec<f64> = (0..21).map(|i| (i as f64 - 10.0) / 10.0).collect();
+    let bowl = |depth: f64| Field {
+        title: format!("bowl {depth}"),
+        axis: axis.clone(),
+        values: (0..21 * 21)
+            .map(|k| depth * (axis[k % 21].powi(2) + axis[k / 21].powi(2)))
+            .collect(),
+        notes: vec!["a note".into()],
+    };
+    let mut holed = bowl(8.0);
+    holed.values[5] = f64::NAN;
+    holed.values[7] = f64::NEG_INFINITY;
+    let rows = vec![vec![bowl(1.0), bowl(4.0)], vec![holed, Field::default()]];
+    let p = dir.join("landscape.png");
+    landscape_grid(&p, "Loss landscapes", &rows, "log10 loss").unwrap();
+    assert_png(&p, (2 * 460 + 200, 2 * 460 + 56));
+    let (size, buf) = landscape_buffer("t", &rows, "log10 loss").unwrap();
+    assert_rich(size, &buf, 200);
+    // A constant field, and no panels at all, still draw.
+    let flat = Field {
+        values: vec![0.5; 9],
+        axis: vec![-1.0, 0.0, 1.0],
+        ..Field::default()
+    };
+    landscape_grid(&dir.join("flat.png"), "", &[vec![flat]], "v").unwrap();
+    landscape_grid(&dir.join("none.png"), "", &[], "v").unwrap();
+    assert_eq!(png_size(&dir.join("none.png")), (460 + 200, 460 + 56));
 }
 
 #[test]
