@@ -60,7 +60,8 @@
 //! `init_scale` and `init_scale_expr`), `metric` str, `n` i64 (runs in the group),
 //! `n_missing` i64 (runs without this metric; they count as `NaN`), `diverged` i64
 //! (diverged runs in the group), `mean`, `std` (sample, n-1), `stderr`, `min`, `max`,
-//! `ci_low`, `ci_high` (95% percentile bootstrap of the mean, 10,000 resamples) f64.
+//! `ci_low`, `ci_high` (95% CI of the mean: Student t below 20 seeds, percentile
+//! bootstrap with 10,000 resamples from 20 on) f64, `ci_method` str (`t`, `bootstrap`).
 //! `summary.md` holds the same summary as a markdown table.
 
 use std::collections::{HashMap, HashSet};
@@ -197,10 +198,12 @@ pub fn summary_table(c: &Collected) -> String {
 pub fn summary_markdown(c: &Collected) -> String {
     format!(
         "# Summary of sweep `{}`\n\n{}.\n\nMean ± sample standard deviation over seeds; \
-         {}% CI: percentile bootstrap of the mean ({} resamples).\n\n{}",
+         {}% CI of the mean: Student t (`t`) below {} seeds, percentile bootstrap \
+         (`bootstrap`, {} resamples) from there on; each interval names its method.\n\n{}",
         c.sweep_name,
         c.status_line(),
         crate::format::compact(super::stats::CI_LEVEL * 100.0),
+        super::stats::SMALL_SAMPLE,
         super::stats::BOOTSTRAP_RESAMPLES,
         summary::render_markdown(&c.group_by, &c.summary_rows)
     )
@@ -954,12 +957,7 @@ mod tests {
                     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     assert_eq!((row.stats.min, row.stats.max), (lo, hi));
-                    let ci = stats::bootstrap_mean_ci(
-                        &xs,
-                        stats::BOOTSTRAP_RESAMPLES,
-                        stats::CI_LEVEL,
-                        stats::BOOTSTRAP_SEED,
-                    );
+                    let ci = stats::t_mean_ci(&xs, stats::CI_LEVEL);
                     assert_eq!((row.stats.ci_low, row.stats.ci_high), ci);
                     assert!(row.stats.ci_low <= m && m <= row.stats.ci_high);
                     assert_eq!(row.n_missing, 0);
@@ -1001,7 +999,8 @@ mod tests {
                 "min",
                 "max",
                 "ci_low",
-                "ci_high"
+                "ci_high",
+                "ci_method"
             ]
         );
         let row = (0..sdf.height())

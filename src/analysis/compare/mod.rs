@@ -12,7 +12,7 @@
 //!    sweep (a fixed setting changed with `--force`) are flagged too.
 //! 2. **How large and how certain is the difference?** For every combination of the other
 //!    axes, the arms are paired by seed: per-seed table, mean paired difference with a
-//!    bootstrap CI, ratio of means, wins, probability of improvement and a sign test,
+//!    Student-t CI (bootstrap from 20 pairs), ratio of means, wins, probability of improvement and a sign test,
 //!    with a plain warning when there are too few seeds to support a claim.
 
 pub mod render;

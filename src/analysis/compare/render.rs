@@ -7,6 +7,23 @@ use crate::format;
 use polars::prelude::*;
 use std::collections::BTreeSet;
 
+/// `1.00 [0.84, 1.00]`, or `1.00 (no interval: …)` when the interval was left out.
+pub fn prob_improvement_text(p: &Paired) -> String {
+    if p.prob_improvement_ci_low.is_nan() {
+        let why = if p.n < stats::SMALL_SAMPLE {
+            format!("fewer than {} pairs", stats::SMALL_SAMPLE)
+        } else {
+            "every resample agrees".to_string()
+        };
+        format!("{:.2} (no interval: {why})", p.prob_improvement)
+    } else {
+        format!(
+            "{:.2} [{:.2}, {:.2}]",
+            p.prob_improvement, p.prob_improvement_ci_low, p.prob_improvement_ci_high
+        )
+    }
+}
+
 /// The audit and the statistics as text for the terminal.
 pub fn render_text(c: &Comparison) -> String {
     use std::fmt::Write;
@@ -79,23 +96,22 @@ pub fn render_text(c: &Comparison) -> String {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 s,
-                "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
+                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]), ratio of means {}",
                 format::value(p.mean_a),
                 format::value(p.mean_b),
                 format::value(p.mean_diff),
+                p.diff_ci_method,
                 format::value(p.diff_ci_low),
                 format::value(p.diff_ci_high),
                 format::value(p.ratio_of_means)
             );
             let _ = writeln!(
                 s,
-                "  {b} better in {} of {} seeds ({} ties); probability of improvement {:.2} [{:.2}, {:.2}]; sign test p = {}",
+                "  {b} better in {} of {} seeds ({} ties); probability of improvement {}; sign test p = {}",
                 p.wins_b,
                 p.n,
                 p.ties,
-                p.prob_improvement,
-                p.prob_improvement_ci_low,
-                p.prob_improvement_ci_high,
+                prob_improvement_text(p),
                 format::value(p.sign_test_p)
             );
             if let Some(w) = &p.warning {
@@ -128,16 +144,16 @@ pub fn render_markdown(c: &Comparison) -> String {
     };
     let _ = writeln!(
         s,
-        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% bootstrap CI.\n",
-        c.metric, c.axis, c.baseline
+        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% CI of the mean difference: Student t below {} pairs, percentile bootstrap from {} on (the CI column names it); P(improvement) gets a bootstrap interval only from {} pairs on.\n",
+        c.metric, c.axis, c.baseline, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE
     );
-    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | ratio | arm better | P(improvement) | sign p |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | CI | ratio | arm better | P(improvement) | sign p |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for st in &c.strata {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 s,
-                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {:.2} | {} |",
+                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {} | {}/{} | {} | {} |",
                 st.label(),
                 c.axis,
                 c.baseline,
@@ -148,10 +164,11 @@ pub fn render_markdown(c: &Comparison) -> String {
                 format::value(p.mean_diff),
                 format::value(p.diff_ci_low),
                 format::value(p.diff_ci_high),
+                p.diff_ci_method,
                 format::value(p.ratio_of_means),
                 p.wins_b,
                 p.n,
-                p.prob_improvement,
+                prob_improvement_text(p),
                 format::value(p.sign_test_p)
             );
         }
@@ -203,6 +220,12 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
             Column::new("mean_diff".into(), stat(|p| p.mean_diff)),
             Column::new("diff_ci_low".into(), stat(|p| p.diff_ci_low)),
             Column::new("diff_ci_high".into(), stat(|p| p.diff_ci_high)),
+            Column::new(
+                "diff_ci_method".into(),
+                st.iter()
+                    .map(|s| s.stats.as_ref().map(|p| p.diff_ci_method.name()))
+                    .collect::<Vec<_>>(),
+            ),
             Column::new("ratio_of_means".into(), stat(|p| p.ratio_of_means)),
             Column::new("wins_arm".into(), stat(|p| p.wins_b as f64)),
             Column::new("ties".into(), stat(|p| p.ties as f64)),

@@ -707,11 +707,12 @@ fn paired_seeds(report: &mut Report, comparison: Option<&Comparison>) -> anyhow:
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 md,
-                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% CI [{}, {}]).",
+                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% {} CI [{}, {}]).",
                 st.label(),
                 p.wins_b,
                 p.n,
                 crate::format::value(p.mean_diff),
+                p.diff_ci_method,
                 crate::format::value(p.diff_ci_low),
                 crate::format::value(p.diff_ci_high)
             );

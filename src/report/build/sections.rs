@@ -196,7 +196,7 @@ pub(super) fn results(
             range
         );
     }
-    let _ = writeln!(md, "\nThe full summary with 95% bootstrap CIs per metric is in [`tables/summary.md`](tables/summary.md).\n");
+    let _ = writeln!(md, "\nThe full summary with 95% CIs of the mean per metric (Student t below 20 seeds, each interval naming its method) is in [`tables/summary.md`](tables/summary.md).\n");
 }
 
 /// Versions and commits of the runs and of the report, the command line, the determinism
