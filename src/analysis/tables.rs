@@ -48,11 +48,20 @@
 //!
 //! **`steps.parquet`** — one row per recorded step of every complete run, by `run_id`
 //! then `step`: `run_id` str, `step` i64, `train_loss` f64 nullable (null where not
-//! finite), `eval_loss` f64 nullable (null where not evaluated).
+//! finite), `eval_loss` f64 nullable (null where not evaluated), `eval_offset`,
+//! `eval_input_dependent` f64 nullable (the eval loss's constant offset, the squared
+//! per-unit mean error, and its input-dependent part; with `eval_loss`).
 //!
 //! **`layers.parquet`** — one row per probe step and layer, by `run_id`, `step`, `layer`:
 //! `run_id` str, `step` i64, `layer` i64 (1 = next to the input), `grad_norm`,
-//! `bias_grad_norm`, `act_mean`, `act_std`, `dead_frac`, `weight_norm` f64.
+//! `bias_grad_norm`, `act_mean`, `act_std`, `sparsity` (fraction of ReLU outputs that
+//! are 0 on the probe's batch, underflow included), `weight_norm` f64; then, measured on
+//! the eval batch where the probe step is also an eval step (null elsewhere):
+//! `dead_units`, `always_on_units` (fractions of units off / on for every eval input),
+//! `underflow` (fraction of pre-activations exactly 0: flushed f32 underflow),
+//! `unit_offset` (std over units of each unit's mean output), `input_std` (root mean
+//! over units of each unit's output variance over inputs), `activity_0` … `activity_9`
+//! (fraction of units on for `[k/10, (k+1)/10)` of the eval inputs) f64.
 //!
 //! **`summary.parquet`** (and `summary.csv`) — long format, one row per group and metric
 //! (see [`super::summary::summary_frame`]): the grouping settings (every axis of the
@@ -483,6 +492,8 @@ struct StepColumns {
     step: Vec<i64>,
     train_loss: Vec<Option<f64>>,
     eval_loss: Vec<Option<f64>>,
+    eval_offset: Vec<Option<f64>>,
+    eval_input_dependent: Vec<Option<f64>>,
 }
 
 impl StepColumns {
@@ -500,6 +511,9 @@ impl StepColumns {
         self.step.extend(rows.iter().map(|s| s.step as i64));
         self.train_loss.extend(rows.iter().map(|s| s.train_loss));
         self.eval_loss.extend(rows.iter().map(|s| s.eval_loss));
+        self.eval_offset.extend(rows.iter().map(|s| s.eval_offset));
+        self.eval_input_dependent
+            .extend(rows.iter().map(|s| s.eval_input_dependent));
     }
 
     /// The gathered rows as a frame; the buffer is left empty.
@@ -511,6 +525,8 @@ impl StepColumns {
             Column::new("step".into(), b.step),
             Column::new("train_loss".into(), b.train_loss),
             Column::new("eval_loss".into(), b.eval_loss),
+            Column::new("eval_offset".into(), b.eval_offset),
+            Column::new("eval_input_dependent".into(), b.eval_input_dependent),
         ];
         Ok(DataFrame::new(n, cols)?)
     }
@@ -527,8 +543,46 @@ struct LayerColumns {
     bias_grad_norm: Vec<f64>,
     act_mean: Vec<f64>,
     act_std: Vec<f64>,
-    dead_frac: Vec<f64>,
+    sparsity: Vec<f64>,
     weight_norm: Vec<f64>,
+    /// The unit statistics (`None` where the probe was not an eval), in
+    /// [`UNIT_COLUMNS`] order.
+    units: [Vec<Option<f64>>; UNIT_COLUMNS.len()],
+}
+
+/// The layers table's nullable unit-statistics columns, after `weight_norm`.
+const UNIT_COLUMNS: [&str; 15] = [
+    "dead_units",
+    "always_on_units",
+    "underflow",
+    "unit_offset",
+    "input_std",
+    "activity_0",
+    "activity_1",
+    "activity_2",
+    "activity_3",
+    "activity_4",
+    "activity_5",
+    "activity_6",
+    "activity_7",
+    "activity_8",
+    "activity_9",
+];
+
+/// A layer row's values of [`UNIT_COLUMNS`].
+fn unit_values(l: &LayerRecord) -> [Option<f64>; UNIT_COLUMNS.len()] {
+    let mut v = [None; UNIT_COLUMNS.len()];
+    v[0] = l.dead_units;
+    v[1] = l.always_on_units;
+    v[2] = l.underflow;
+    v[3] = l.unit_offset;
+    v[4] = l.input_std;
+    if let Some(a) = l.activity {
+        for (slot, x) in v[5..].iter_mut().zip(a) {
+            *slot = Some(x);
+        }
+    }
+    v
 }
 
 impl LayerColumns {
@@ -550,15 +604,18 @@ impl LayerColumns {
             self.bias_grad_norm.push(l.bias_grad_norm);
             self.act_mean.push(l.act_mean);
             self.act_std.push(l.act_std);
-            self.dead_frac.push(l.dead_frac);
+            self.sparsity.push(l.sparsity);
             self.weight_norm.push(l.weight_norm);
+            for (col, v) in self.units.iter_mut().zip(unit_values(l)) {
+                col.push(v);
+            }
         }
     }
 
     fn take_frame(&mut self) -> anyhow::Result<DataFrame> {
         let b = std::mem::take(self);
         let n = b.step.len();
-        let cols = vec![
+        let mut cols = vec![
             run_id_column(&b.ids, b.run)?,
             Column::new("step".into(), b.step),
             Column::new("layer".into(), b.layer),
@@ -566,9 +623,12 @@ impl LayerColumns {
             Column::new("bias_grad_norm".into(), b.bias_grad_norm),
             Column::new("act_mean".into(), b.act_mean),
             Column::new("act_std".into(), b.act_std),
-            Column::new("dead_frac".into(), b.dead_frac),
+            Column::new("sparsity".into(), b.sparsity),
             Column::new("weight_norm".into(), b.weight_norm),
         ];
+        for (name, v) in UNIT_COLUMNS.iter().zip(b.units) {
+            cols.push(Column::new((*name).into(), v));
+        }
         Ok(DataFrame::new(n, cols)?)
     }
 }
@@ -587,6 +647,8 @@ fn steps_schema() -> Schema {
         Field::new("step".into(), DataType::Int64),
         Field::new("train_loss".into(), DataType::Float64),
         Field::new("eval_loss".into(), DataType::Float64),
+        Field::new("eval_offset".into(), DataType::Float64),
+        Field::new("eval_input_dependent".into(), DataType::Float64),
     ])
 }
 
@@ -601,9 +663,12 @@ fn layers_schema() -> Schema {
         "bias_grad_norm",
         "act_mean",
         "act_std",
-        "dead_frac",
+        "sparsity",
         "weight_norm",
-    ] {
+    ]
+    .into_iter()
+    .chain(UNIT_COLUMNS)
+    {
         fields.push(Field::new(name.into(), DataType::Float64));
     }
     Schema::from_iter(fields)

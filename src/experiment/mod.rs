@@ -15,6 +15,7 @@ pub mod model;
 pub mod optim;
 pub mod streams;
 pub mod train;
+pub mod units;
 
 pub use batched::{BatchKey, BatchedTrainer};
 pub use metrics::RunMetrics;

@@ -15,6 +15,7 @@
 //!    Student-t CI (bootstrap from 20 pairs), ratio of means, wins, probability of improvement and a sign test,
 //!    with a plain warning when there are too few seeds to support a claim.
 
+pub mod confounds;
 pub mod render;
 
 use super::stats::{self, Paired};
@@ -118,6 +119,10 @@ pub struct Comparison {
     pub skipped_checks: Vec<String>,
     /// Statistics per stratum and compared arm.
     pub strata: Vec<Stratum>,
+    /// Confounds the hashes cannot see (warnings with their control sweeps, not flags).
+    pub confounds: Vec<confounds::Confound>,
+    /// The strongest-baseline comparisons (PlainMLP at init scale 1 vs ResMLP below 1).
+    pub baselines: Vec<confounds::Baseline>,
 }
 
 impl Comparison {
@@ -370,12 +375,40 @@ pub fn compare(
             .or_default()
             .push(r);
     }
+    // A run whose combination of the other axes holds no run of another arm (an include
+    // that adds one arm only) has nothing to pair with: a note, not an unfairness.
+    let stratum_of = |r: &Row| -> Vec<String> {
+        sweep_axes
+            .iter()
+            .filter(|a| a.as_str() != axis && a.as_str() != "seed")
+            .map(|a| r.settings.get(a).cloned().unwrap_or_default())
+            .collect()
+    };
+    let mut arms_of: HashMap<Vec<String>, BTreeSet<&str>> = HashMap::new();
+    for r in &rows {
+        arms_of
+            .entry(stratum_of(r))
+            .or_default()
+            .insert(r.settings[axis].as_str());
+    }
+    let mut one_arm: BTreeMap<String, usize> = BTreeMap::new();
     let mut unpaired: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for members in groups.values() {
         if members.len() > 1 {
             continue;
         }
         let (arm, r) = members.iter().next().expect("non-empty group");
+        if arms_of[&stratum_of(r)].len() == 1 {
+            let label: Vec<String> = sweep_axes
+                .iter()
+                .filter(|a| a.as_str() != axis && a.as_str() != "seed")
+                .map(|a| format!("{a}={}", r.settings.get(a).cloned().unwrap_or_default()))
+                .collect();
+            *one_arm
+                .entry(format!("{axis}={arm} at {}", label.join(", ")))
+                .or_default() += 1;
+            continue;
+        }
         let nearest = by_seed[r.settings["seed"].as_str()]
             .iter()
             .filter(|o| &o.settings[axis] != arm)
@@ -531,6 +564,19 @@ pub fn compare(
             });
         }
     }
+    let (mut confounds, baselines) = confounds::detect(
+        &rows,
+        &confounds::scales(df),
+        sweep_axes,
+        spec.lower_is_better,
+    );
+    for (what, n) in one_arm {
+        confounds.push(confounds::Confound {
+            kind: "one-arm",
+            message: format!("{n} runs of {what} have no run of another arm with these settings: nothing to pair them with here"),
+            control: None,
+        });
+    }
     Ok(Comparison {
         axis: axis.to_string(),
         metric: spec.metric.clone(),
@@ -542,6 +588,8 @@ pub fn compare(
         flags,
         skipped_checks,
         strata,
+        confounds,
+        baselines,
     })
 }
 

@@ -61,6 +61,41 @@ pub fn render_text(c: &Comparison) -> String {
     for skipped in &c.skipped_checks {
         let _ = writeln!(s, "  not checked: {skipped}");
     }
+    if !c.confounds.is_empty() {
+        let _ = writeln!(
+            s,
+            "confounds the hashes cannot see (warnings, not failures; --strict ignores them):"
+        );
+        for f in &c.confounds {
+            let _ = writeln!(s, "  - [{}] {}", f.kind, f.message);
+            if let Some(control) = &f.control {
+                let _ = writeln!(s, "    control: {control}");
+            }
+        }
+    }
+    for b in &c.baselines {
+        let _ = writeln!(
+            s,
+            "\nstrongest baseline, {}: {} pairs by seed (same draws and data, each arm at its own init scale)",
+            b.label,
+            b.pairs.len()
+        );
+        if let Some(p) = &b.stats {
+            let _ = writeln!(
+                s,
+                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]); ResMLP better in {} of {} seeds; sign test p = {}",
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                p.diff_ci_method,
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                p.wins_b,
+                p.n,
+                format::value(p.sign_test_p)
+            );
+        }
+    }
     for st in &c.strata {
         let (a, b) = (
             format!("{}={}", c.axis, c.baseline),
@@ -137,6 +172,49 @@ pub fn render_markdown(c: &Comparison) -> String {
             if c.skipped_checks.is_empty() { String::new() } else { format!(" (not checked: {})", c.skipped_checks.join("; ")) }
         );
     }
+    if !c.confounds.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n**Confounds the hashes cannot see** (warnings, not failures):\n"
+        );
+        for f in &c.confounds {
+            match &f.control {
+                Some(control) => {
+                    let _ = writeln!(s, "- `{}`: {}. *Control:* {control}.", f.kind, f.message);
+                }
+                None => {
+                    let _ = writeln!(s, "- `{}`: {}.", f.kind, f.message);
+                }
+            }
+        }
+    }
+    if !c.baselines.is_empty() {
+        let _ = writeln!(s, "\n**Strongest baseline** (PlainMLP at init scale 1 against the ResMLP at its smaller scale; paired by seed: same draws and data, each arm at its own init scale):\n");
+        let _ = writeln!(
+            s,
+            "| pair | pairs | mean (PlainMLP) | mean (ResMLP) | paired diff [95% CI] | CI | ResMLP better | sign p |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for b in &c.baselines {
+            if let Some(p) = &b.stats {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {} |",
+                    b.label,
+                    p.n,
+                    format::value(p.mean_a),
+                    format::value(p.mean_b),
+                    format::value(p.mean_diff),
+                    format::value(p.diff_ci_low),
+                    format::value(p.diff_ci_high),
+                    p.diff_ci_method,
+                    p.wins_b,
+                    p.n,
+                    format::value(p.sign_test_p)
+                );
+            }
+        }
+    }
     let better = if c.lower_is_better {
         "lower is better"
     } else {
@@ -197,6 +275,15 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
         .map(|f| format!("[{}] {}", f.kind, f.message))
         .collect::<Vec<_>>()
         .join("\n");
+    let confounds = c
+        .confounds
+        .iter()
+        .map(|f| match &f.control {
+            Some(control) => format!("[{}] {} (control: {control})", f.kind, f.message),
+            None => format!("[{}] {}", f.kind, f.message),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let n = st.len();
     let labels: Vec<String> = st.iter().map(Stratum::label).collect();
     let summary = DataFrame::new(
@@ -248,6 +335,7 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
             Column::new("fair".into(), vec![c.fair(); n]),
             Column::new("verdict".into(), vec![c.verdict(); n]),
             Column::new("flags".into(), vec![flags; n]),
+            Column::new("confounds".into(), vec![confounds; n]),
         ],
     )?;
     // Every pair with its stratum's label and arm.
