@@ -570,10 +570,17 @@ pub fn compare(
         sweep_axes,
         spec.lower_is_better,
     );
-    for (what, n) in one_arm {
+    if !one_arm.is_empty() {
+        let parts: Vec<String> = one_arm
+            .iter()
+            .map(|(what, n)| format!("{n} of {what}"))
+            .collect();
         confounds.push(confounds::Confound {
             kind: "one-arm",
-            message: format!("{n} runs of {what} have no run of another arm with these settings: nothing to pair them with here"),
+            message: format!(
+                "runs with no run of another arm at their settings, so nothing to pair them with here: {}",
+                parts.join("; ")
+            ),
             control: None,
         });
     }

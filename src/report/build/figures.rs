@@ -165,13 +165,13 @@ impl GradCheck {
     }
 }
 
-/// Per line: whether any seed's pre-activations underflowed f32 at initialisation (false
+/// Per line: whether any seed's pre-activations underflowed f32 in `frame`'s rows (false
 /// for runs recorded before underflow was measured).
-fn underflowed_at_init(lines: &[Line], layers: &LayerFrames) -> anyhow::Result<Vec<bool>> {
-    if layers.init.column("underflow").is_err() {
+fn underflowed(lines: &[Line], frame: &DataFrame) -> anyhow::Result<Vec<bool>> {
+    if frame.column("underflow").is_err() {
         return Ok(vec![false; lines.len()]);
     }
-    Ok(values_by(&layers.init, "layer", "underflow", lines)?
+    Ok(values_by(frame, "layer", "underflow", lines)?
         .iter()
         .map(|m| m.values().flatten().any(|v| *v > 0.0))
         .collect())
@@ -290,7 +290,7 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
             ],
         )
     })?;
-    let underflow = underflowed_at_init(lines, layers)?;
+    let underflow = underflowed(lines, &layers.init)?;
     let md = &mut report.md;
     for (b, uf) in g_init.iter().zip(&underflow) {
         if let (Some((first, _)), Some((_, lastv, _))) = (at(b, 1.0), last(b)) {
@@ -535,15 +535,21 @@ fn activations(
             &panels,
         )
     })?;
+    let underflow = underflowed(lines, &layers.init)?;
     let md = &mut report.md;
     for (i, (g, b)) in lines.iter().zip(act_std_init).enumerate() {
         if let Some((_, lastv, _)) = last(b) {
             let predicted = predictions(g).last().map_or(f64::NAN, |p| p.std);
             let mut text = format!(
-                "- **{}**: the output std of layer {} at initialisation is {} (mean over seeds; mean-field prediction {})",
+                "- **{}**: the output std of layer {} at initialisation is {}{} (mean over seeds; mean-field prediction {})",
                 b.label,
                 b.xs.len(),
                 crate::format::value(lastv),
+                if lastv == 0.0 && underflow[i] {
+                    ": f32 underflow, the signal fell below ~1.2e-38 and was flushed to 0"
+                } else {
+                    ""
+                },
                 crate::format::value(predicted)
             );
             let end = |v: &[Band]| v.get(i).and_then(last).map(|(_, m, _)| m);
@@ -578,9 +584,22 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
             .all
             .clone()
             .lazy()
-            .with_column(col("grad_norm").log(lit(10.0)).alias("lg"))
+            .with_columns([
+                when(col("grad_norm").gt(lit(0.0)))
+                    .then(col("grad_norm").log(lit(10.0)))
+                    .otherwise(lit(NULL))
+                    .alias("lg"),
+                col("grad_norm")
+                    .eq(lit(0.0))
+                    .cast(DataType::UInt32)
+                    .alias("zero"),
+            ])
             .group_by([col("group"), col("step"), col("layer")])
-            .agg([col("lg").mean().alias("lg")])
+            .agg([
+                col("lg").mean().alias("lg"),
+                col("zero").sum().alias("zeros"),
+                col("grad_norm").count().alias("n"),
+            ])
             .sort(["group", "step", "layer"], SortMultipleOptions::default())
             .collect(),
         "gradient flow",
@@ -591,13 +610,21 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
         u32s(&heat, "layer")?,
         f64s(&heat, "lg")?,
     );
+    let (hz, hn) = (u32s(&heat, "zeros")?, u32s(&heat, "n")?);
+    let underflow = underflowed(lines, &layers.all)?;
     let heat_of = |gi: usize| -> Heat {
         let g = &lines[gi];
         let mut steps: Vec<f64> = Vec::new();
         let mut values: Vec<Vec<f64>> = Vec::new();
+        let (mut all_zero, mut some_zero) = (0, 0);
         for i in 0..heat.height() {
             if hg[i] as usize != gi {
                 continue;
+            }
+            if hz[i] > 0 && hz[i] == hn[i] {
+                all_zero += 1;
+            } else if hz[i] > 0 {
+                some_zero += 1;
             }
             if steps.last() != Some(&hs[i]) {
                 steps.push(hs[i]);
@@ -610,12 +637,29 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
                 *slot = hv[i];
             }
         }
+        let mut notes = Vec::new();
+        if all_zero > 0 {
+            notes.push(format!(
+                "{all_zero} cells grey: gradient exactly 0 in every seed{}",
+                if underflow[gi] {
+                    " (these runs' pre-activations underflowed f32: underflow, not a measured 0)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if some_zero > 0 {
+            notes.push(format!(
+                "{some_zero} cells: exactly 0 in some seeds, coloured by the others"
+            ));
+        }
         Heat {
             title: format!("{} (n = {})", g.label, g.runs.len()),
             layers: g.depth,
             steps,
             values,
-            notes: vec![],
+            notes,
+            grey: Some("0 in every seed".into()),
         }
     };
     // Pair each PlainMLP line with the ResMLP line of the same other axes.
@@ -624,9 +668,12 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
         if g.residual {
             continue;
         }
+        // Else the ResMLP of the same depth whose other settings differ (e.g. the
+        // strongest baseline: PlainMLP at init scale 1 beside ResMLP at 1/sqrt(depth)).
         if let Some(j) = lines
             .iter()
             .position(|h| h.residual && h.others == g.others && h.depth == g.depth)
+            .or_else(|| lines.iter().position(|h| h.residual && h.depth == g.depth))
         {
             pairs_done.push((i, Some(j)));
         } else {
@@ -658,7 +705,7 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
         report.figure(&name, &format!("Gradient flow {}", k + 1), |path| {
             plots::heatmap_pair(
                 path,
-                "Gradient flow: log10 of the weight-gradient norm (mean over seeds)",
+                "Gradient flow: log10 of the weight-gradient norm (mean over seeds with a non-zero gradient)",
                 &left,
                 &right,
                 "log10 ||dL/dW||",
@@ -667,8 +714,9 @@ fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> a
     }
     let _ = writeln!(
         report.md,
-        "Each cell is one layer (rows, layer 1 at the bottom) at one probe step (columns). Grey cells \
-         are layers whose gradient was exactly zero (or not finite) in at least one seed: no signal at all reached those weights.\n"
+        "Each cell is one layer (rows, layer 1 at the bottom) at one probe step (columns), coloured by the mean of log10 of the gradient \
+         over the seeds whose gradient is not exactly 0; both maps of a figure share one colour scale. Grey cells are exactly 0 in every seed, and \
+         the notes count them and say when those zeros come from f32 underflow rather than from the network.\n"
     );
     Ok(())
 }

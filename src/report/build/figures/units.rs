@@ -89,13 +89,13 @@ pub(super) fn sparsity_and_dead_units(
                 let all = layers_at(u, 1.0);
                 let _ = write!(
                     text,
-                    "; at {when} {} of pre-activations underflowed f32 (exactly 0){}: those zeros and any unit \"dead\" there are underflow, not ReLU sparsity",
+                    "; at {when} {} of pre-activations (averaged over layers) underflowed f32 to exactly 0{}: those zeros, and units \"dead\" through them, are underflow, not ReLU sparsity",
                     pct(avg(u)),
                     if all.is_empty() {
                         String::new()
                     } else {
                         format!(
-                            ", all of them in {} (every seed)",
+                            ", every one of them in {} of every seed",
                             super::layer_list(&all)
                         )
                     }
