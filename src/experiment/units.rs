@@ -76,6 +76,9 @@ pub fn eval_probe(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<
     let rows = x.len() / arch.width;
     let mut h = Tensor::from_slice(x, (rows, arch.width), &dev)?;
     let mut stats = Vec::with_capacity(if units { arch.depth } else { 0 });
+    // Per eval input: whether an earlier layer's values underflowed (so an all-zero input
+    // row further up is underflow too, not ReLU sparsity).
+    let mut row_underflow = vec![false; rows];
     for l in 0..arch.depth {
         let w = Tensor::from_slice(
             &params[arch.weight_range(l)],
@@ -93,8 +96,12 @@ pub fn eval_probe(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<
         if units {
             let bias = &params[arch.bias_range(l)];
             stats.push(with_f32(&z, |z| {
-                with_f32(&next, |out| unit_stats(z, bias, out, arch.width))
-            })??);
+                with_f32(&h, |input| {
+                    with_f32(&next, |out| {
+                        unit_stats(z, bias, input, out, arch.width, &mut row_underflow)
+                    })
+                })
+            })???);
         }
         h = next;
     }
@@ -140,24 +147,45 @@ fn column_moments(v: impl Iterator<Item = f64> + Clone, width: usize) -> (Vec<f6
     (mean, var)
 }
 
-/// One layer's [`UnitStats`] from its products `z = x W^T` (before the bias), its bias and
-/// its output `x_{l+1}`, in one pass over the rows.
-fn unit_stats(z: &[f32], bias: &[f32], out: &[f32], width: usize) -> UnitStats {
+/// One layer's [`UnitStats`] from its products `z = x W^T` (before the bias), its bias, its
+/// input and its output `x_{l+1}`, in one pass over the rows. A pre-activation exactly 0
+/// counts as underflow when its input row is not all zero (its products were flushed) or
+/// when that row is all zero because an earlier layer underflowed (`row_underflow`, updated
+/// here); an all-zero input row of ReLUs that were all off, with a zero bias, is not.
+fn unit_stats(
+    z: &[f32],
+    bias: &[f32],
+    input: &[f32],
+    out: &[f32],
+    width: usize,
+    row_underflow: &mut [bool],
+) -> UnitStats {
     let rows = z.len() / width;
     let mut on = vec![0u32; width];
     let mut zeros = 0usize;
     // Output moments per unit, shifted by the first row for accuracy.
     let shift: Vec<f64> = out.iter().take(width).map(|&v| v as f64).collect();
     let (mut s1, mut s2) = (vec![0f64; width], vec![0f64; width]);
-    for (zr, or) in z.chunks_exact(width).zip(out.chunks_exact(width)) {
+    let rows_iter = z
+        .chunks_exact(width)
+        .zip(out.chunks_exact(width))
+        .zip(input.chunks_exact(width))
+        .zip(row_underflow.iter_mut());
+    for (((zr, or), xr), uf) in rows_iter {
+        let flushed = *uf || xr.iter().any(|&v| v != 0.0);
+        let mut row_zeros = 0usize;
         for d in 0..width {
             // The kernel's pre-activation, rounded once in f32 as it is there.
             let pre = zr[d] + bias[d];
             on[d] += u32::from(pre > 0.0);
-            zeros += usize::from(pre == 0.0);
+            row_zeros += usize::from(pre == 0.0);
             let o = or[d] as f64 - shift[d];
             s1[d] += o;
             s2[d] += o * o;
+        }
+        if flushed && row_zeros > 0 {
+            zeros += row_zeros;
+            *uf = true;
         }
     }
     let n = rows.max(1) as f64;
@@ -290,6 +318,12 @@ mod tests {
             (last.underflow, last.sparsity, last.dead_units),
             (1.0, 1.0, 1.0)
         );
+        // An input that is exactly 0 meets a zero bias: pre-activations exactly 0 that did
+        // not underflow.
+        let mut x0 = x.clone();
+        x0[..16].iter_mut().for_each(|v| *v = 0.0);
+        let u = eval_probe(arch, &params, &x0, true).unwrap().units.unwrap();
+        assert_eq!(u[0].underflow, 0.0);
         // A unit with a large negative bias is dead without any underflow.
         let mut p2 = params.clone();
         p2[arch.bias_range(0)][3] = -100.0;

@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod integrity;
 mod physics;
+mod readings;
 mod report;
 mod resume;
 mod shards;
