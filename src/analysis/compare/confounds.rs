@@ -121,7 +121,9 @@ pub(super) fn detect(
         .filter(|&&i| scales[i] == 1.0)
         .map(|&i| (shared_key(&rows[i]), i))
         .collect();
-    let mut groups: BTreeMap<(i64, String), Vec<(usize, Option<usize>)>> = BTreeMap::new();
+    // (depth, ResMLP init scale) -> (ResMLP row, its PlainMLP-at-1 partner).
+    type Members = Vec<(usize, Option<usize>)>;
+    let mut groups: BTreeMap<(i64, String), Members> = BTreeMap::new();
     for &j in res.iter().filter(|&&j| scales[j] < 1.0) {
         let depth: i64 = rows[j].settings["depth"].parse().unwrap_or(0);
         let partner = plain_at_one.get(&shared_key(&rows[j])).copied();
