@@ -398,7 +398,16 @@ pub fn compare(
             continue;
         }
         let (arm, r) = members.iter().next().expect("non-empty group");
-        if arms_of[&stratum_of(r)].len() == 1 {
+        let nearest = by_seed[r.settings["seed"].as_str()]
+            .iter()
+            .filter(|o| &o.settings[axis] != arm)
+            .min_by_key(|o| (differing(axis, r, o).count(), o.run_id.as_str()));
+        // An extra arm: its settings hold no run of another arm, and its nearest run of
+        // another arm is itself paired (as the PlainMLP at init scale 1 that
+        // sweeps/depth.toml adds beside the paired arms). When that run is unpaired too,
+        // each arm has its own settings: unfair, flagged below.
+        let counterpart_paired = nearest.is_some_and(|o| groups[&key_of(o)].len() > 1);
+        if arms_of[&stratum_of(r)].len() == 1 && counterpart_paired {
             let label: Vec<String> = sweep_axes
                 .iter()
                 .filter(|a| a.as_str() != axis && a.as_str() != "seed")
@@ -409,10 +418,6 @@ pub fn compare(
                 .or_default() += 1;
             continue;
         }
-        let nearest = by_seed[r.settings["seed"].as_str()]
-            .iter()
-            .filter(|o| &o.settings[axis] != arm)
-            .min_by_key(|o| (differing(axis, r, o).count(), o.run_id.as_str()));
         let (reason, mut ids) = match nearest {
             Some(o) => (
                 format!(
@@ -754,6 +759,38 @@ mod tests {
             .flags
             .iter()
             .any(|f| f.kind == "changed-setting" && f.message.starts_with("init_scale")));
+    }
+
+    #[test]
+    fn an_extra_arm_is_a_note_but_arms_with_their_own_scales_are_unfair() {
+        // Both arms at 1/sqrt(depth), plus the PlainMLP alone at 1: fair, with a note.
+        let mut runs = fair_runs();
+        runs.extend((0..4).map(|s| (false, s, "1", 64, 0.32, HASH[s as usize])));
+        let axes = axes(&["residual", "init_scale", "seed"]);
+        let c = compare(&frame(&runs), &axes, &spec()).unwrap();
+        assert!(c.fair(), "{:?}", c.flags);
+        assert!(c
+            .confounds
+            .iter()
+            .any(|f| f.kind == "one-arm"
+                && f.message.contains("4 of residual=false at init_scale=1")));
+        // Each arm only at its own scale: no pair anywhere, unfair.
+        let own: Vec<R> = fair_runs()
+            .into_iter()
+            .map(|mut r| {
+                if r.0 {
+                    r.2 = "1";
+                }
+                r
+            })
+            .collect();
+        let c = compare(&frame(&own), &axes, &spec()).unwrap();
+        assert!(!c.fair());
+        assert!(
+            c.flags.iter().any(|f| f.kind == "unpaired"),
+            "{:?}",
+            c.flags
+        );
     }
 
     #[test]

@@ -166,6 +166,24 @@ impl GradCheck {
     }
 }
 
+/// One note per geometric-mean band that is 0 somewhere: a seed's value was exactly 0
+/// there, by f32 underflow when that line's runs underflowed.
+fn zero_notes(bands: &[Band], underflow: &[bool]) -> Vec<String> {
+    bands
+        .iter()
+        .zip(underflow)
+        .filter(|(b, _)| b.mean.contains(&0.0))
+        .map(|(b, uf)| {
+            format!(
+                "{}: 0 in at least one seed at {} layers{}",
+                b.label,
+                b.mean.iter().filter(|m| **m == 0.0).count(),
+                if *uf { " (f32 underflow)" } else { "" }
+            )
+        })
+        .collect()
+}
+
 /// Per line: whether any seed's pre-activations underflowed f32 in `frame`'s rows (false
 /// for runs recorded before underflow was measured).
 fn underflowed(lines: &[Line], frame: &DataFrame) -> anyhow::Result<Vec<bool>> {
@@ -264,6 +282,10 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
         }
     }
     let checks = grad_checks(lines, layers)?;
+    let (notes_init, notes_last) = (
+        zero_notes(&g_init, &underflowed(lines, &layers.init)?),
+        zero_notes(&g_last, &underflowed(lines, &layers.last)?),
+    );
     let _ = writeln!(report.md, "### Gradients, layer by layer\n");
     report.figure("gradients.png", "Gradient norms", |path| {
         plots::bands_figure(
@@ -277,7 +299,7 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                     log_y: true,
                     bands: g_init.clone(),
                     curves: grad_theory_curves,
-                    notes: vec![],
+                    notes: notes_init,
                 },
                 Panel {
                     title: "At the end (last probe)".into(),
@@ -286,7 +308,7 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                     log_y: true,
                     bands: g_last,
                     curves: vec![],
-                    notes: vec![],
+                    notes: notes_last,
                 },
             ],
         )
