@@ -2,8 +2,8 @@
 //! silent — it reports through an [`Observer`] and never prints.
 //!
 //! Step `t` (0 ≤ t ≤ steps) means "the parameters after `t` updates". At every step the
-//! loop records the training loss on batch `t`; at step 0, every `eval_every` steps and
-//! at the last step the eval loss; at step 0, every `probe_every` steps and at the last
+//! loop records the training loss on batch `t`; at step 0, every `eval_every` steps, at
+//! the early steps [`EARLY_EVALS`] below `eval_every` and at the last step the eval loss; at step 0, every `probe_every` steps and at the last
 //! step the per-layer probes. Then, unless `t = steps`, it applies update `t + 1`.
 //! Every eval also splits the eval loss into its constant offset and its input-dependent
 //! part, and an eval at a probe step adds each layer's unit statistics over the eval
@@ -137,6 +137,12 @@ pub(crate) fn records(
     (record, layers)
 }
 
+/// Steps evaluated besides step 0, every `eval_every` steps and the last, where they fall
+/// below `eval_every`: the first steps change the loss the most (a ResMLP at
+/// `1/sqrt(depth)` loses most of its initial loss within 25 steps), and an eval every 50
+/// steps would not show it.
+pub const EARLY_EVALS: [usize; 5] = [1, 2, 5, 10, 25];
+
 /// The eval of a run at step `t` when `t` is an eval step (with unit statistics when it
 /// is also a probe step).
 pub(crate) fn evaluate(
@@ -146,7 +152,8 @@ pub(crate) fn evaluate(
     t: usize,
 ) -> candle_core::Result<Option<EvalProbe>> {
     let last = t == cfg.steps;
-    if !(t.is_multiple_of(cfg.eval_every) || last) {
+    let early = t < cfg.eval_every && EARLY_EVALS.contains(&t);
+    if !(t.is_multiple_of(cfg.eval_every) || last || early) {
         return Ok(None);
     }
     let probe = t.is_multiple_of(cfg.probe_every) || last;
@@ -400,7 +407,8 @@ mod tests {
             .filter(|s| s.eval_loss.is_some())
             .map(|s| s.step)
             .collect();
-        assert_eq!(evals, vec![0, 5, 10, 15, 20]);
+        // Every 5 steps, and the early steps below 5.
+        assert_eq!(evals, vec![0, 1, 2, 5, 10, 15, 20]);
         let probes: Vec<usize> = c
             .layers
             .iter()
