@@ -410,6 +410,7 @@ fn synthetic_run(index: usize, cfg: &RunConfig) -> SyntheticRun {
             step: t,
             train_loss: Some(loss * lognormal(&mut rng, 0.15)),
             eval_loss: (t % cfg.eval_every == 0 || end).then(|| loss * lognormal(&mut rng, 0.02)),
+            ..StepRecord::default()
         });
         if t % cfg.probe_every == 0 || end {
             let progress = 1.0 - (-(t as f64) / tau).exp();
@@ -430,11 +431,12 @@ fn synthetic_run(index: usize, cfg: &RunConfig) -> SyntheticRun {
                     bias_grad_norm: grad_norm * (0.05 + 0.05 * rng.random::<f64>()),
                     act_mean: act_std * (0.3 + 0.1 * normal(&mut rng)),
                     act_std,
-                    dead_frac: (dead * units).round() / units,
+                    sparsity: (dead * units).round() / units,
                     weight_norm: weight_norm0 * (1.0 + 0.1 * progress + 0.01 * normal(&mut rng)),
                     branch_ratio: Some(scale * lognormal(&mut rng, 0.1)),
                     update_ratio: (t < cfg.steps).then(|| 1e-3 * lognormal(&mut rng, 0.3)),
                     bias_update: (t < cfg.steps).then(|| 1e-3 * lognormal(&mut rng, 0.3)),
+                    ..LayerRecord::default()
                 });
             }
         }

@@ -64,7 +64,7 @@ def main(sweep_dir):
             continue
         for r, l in zip(rows, lines):
             n_steps += 1
-            if r["step"] != l["step"] or not same(r["train_loss"], l.get("train_loss")) or not same(r["eval_loss"], l.get("eval_loss")):
+            if r["step"] != l["step"] or any(not same(r[k], l.get(k)) for k in ("train_loss", "eval_loss", "eval_offset", "eval_input_dependent")):
                 errors.append(f"{run_id} step {l['step']}: {r} != {l}")
                 break
 
@@ -76,7 +76,10 @@ def main(sweep_dir):
         lines = [json.loads(l) for l in (root / "runs" / run_id / "layers.jsonl").read_text().splitlines()]
         for r, l in zip(rows, lines):
             n_layers += 1
-            if any(not same(r[k], l[k]) for k in l):
+            # The activity histogram is one list in layers.jsonl, ten columns in the table.
+            for k, v in enumerate(l.pop("activity", None) or [None] * 10):
+                l[f"activity_{k}"] = v
+            if any(not same(r[k], l.get(k)) for k in r if k != "run_id"):
                 errors.append(f"{run_id} layer row {l}: {r}")
                 break
 

@@ -1,6 +1,6 @@
 //! Analysis of stored runs: statistics, tables, comparisons.
 //!
-//! - [`stats`]: pure statistics over seeds (summaries, bootstrap CIs, paired comparisons).
+//! - [`stats`]: pure statistics over seeds (summaries, t and bootstrap CIs, paired comparisons).
 //! - [`tables`]: [`tables::collect`] reads every complete run from disk into polars
 //!   tables (`tables/{runs,steps,layers,summary}.parquet`, `summary.csv`, `summary.md`).
 //! - [`summary`]: grouping over seeds and the summary's frame and text.

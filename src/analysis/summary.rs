@@ -1,6 +1,7 @@
 //! Summaries over seeds: runs grouped by every swept setting except `seed`, each key
 //! metric described by [`stats::summarize`] (n, mean, sample std, stderr, min, max, 95%
-//! bootstrap CI of the mean), as rows, as a polars frame (`summary.parquet`,
+//! CI of the mean: Student t below [`stats::SMALL_SAMPLE`] seeds, percentile bootstrap
+//! from there on), as rows, as a polars frame (`summary.parquet`,
 //! `summary.csv`) and as text (terminal and `summary.md`).
 //!
 //! Pure: takes run results, returns data and strings; [`super::tables`] does the I/O.
@@ -66,7 +67,7 @@ pub struct SummaryRow {
     pub n_missing: usize,
     /// Diverged runs in the group.
     pub diverged: usize,
-    /// n, mean, std, stderr, min, max and the 95% bootstrap CI of the mean.
+    /// n, mean, std, stderr, min, max and the 95% CI of the mean (with its method).
     pub stats: Summary,
 }
 
@@ -170,7 +171,8 @@ pub(crate) fn summarize_groups(groups: &[Group<'_>], group_by: &[String]) -> Vec
 /// The `summary.parquet` frame: the grouping settings as typed columns (as in
 /// `runs.parquet`; `init_scale` gives `init_scale` f64 and `init_scale_expr` str), then
 /// `metric`, `n`, `n_missing`, `diverged` (i64) and `mean`, `std`, `stderr`, `min`, `max`,
-/// `ci_low`, `ci_high` (f64; `NaN` where undefined, see [`stats`]). One row per group and
+/// `ci_low`, `ci_high` (f64; `NaN` where undefined, see [`stats`]), `ci_method` (str: `t`
+/// or `bootstrap`). One row per group and
 /// metric, group-major, metrics in [`SUMMARY_METRICS`] order.
 pub(crate) fn summary_frame(
     groups: &[Group<'_>],
@@ -222,6 +224,12 @@ pub(crate) fn summary_frame(
     columns.push(f("max", |s| s.max));
     columns.push(f("ci_low", |s| s.ci_low));
     columns.push(f("ci_high", |s| s.ci_high));
+    columns.push(Column::new(
+        "ci_method".into(),
+        rows.iter()
+            .map(|r| r.stats.ci_method.name())
+            .collect::<Vec<&str>>(),
+    ));
     Ok(DataFrame::new(rows.len(), columns)?)
 }
 
@@ -242,9 +250,10 @@ fn ci(s: &Summary) -> String {
         "n/a".into()
     } else {
         format!(
-            "[{}, {}]",
+            "[{}, {}] ({})",
             crate::format::value(s.ci_low),
-            crate::format::value(s.ci_high)
+            crate::format::value(s.ci_high),
+            s.ci_method
         )
     }
 }

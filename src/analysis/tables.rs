@@ -48,14 +48,23 @@
 //!
 //! **`steps.parquet`** — one row per recorded step of every complete run, by `run_id`
 //! then `step`: `run_id` str, `step` i64, `train_loss` f64 nullable (null where not
-//! finite), `eval_loss` f64 nullable (null where not evaluated).
+//! finite), `eval_loss` f64 nullable (null where not evaluated), `eval_offset`,
+//! `eval_input_dependent` f64 nullable (the eval loss's constant offset, the squared
+//! per-unit mean error, and its input-dependent part; with `eval_loss`).
 //!
 //! **`layers.parquet`** — one row per probe step and layer, by `run_id`, `step`, `layer`:
 //! `run_id` str, `step` i64, `layer` i64 (1 = next to the input), `grad_norm`,
-//! `bias_grad_norm`, `act_mean`, `act_std`, `dead_frac`, `weight_norm` f64;
-//! `branch_ratio` (`||relu(W x + b)|| / ||x||` on the first 64 eval inputs), `update_ratio`
-//! (`||dW|| / ||W||` of the update that follows the step) and `bias_update` (`||db||`)
-//! f64, nullable (null at the last step, which takes no update).
+//! `bias_grad_norm`, `act_mean`, `act_std`, `sparsity` (fraction of ReLU outputs that
+//! are 0 on the probe's batch, underflow included), `weight_norm` f64; then, measured on
+//! the eval batch where the probe step is also an eval step (null elsewhere):
+//! `dead_units`, `always_on_units` (fractions of units off / on for every eval input),
+//! `underflow` (fraction of pre-activations exactly 0: flushed f32 underflow),
+//! `unit_offset` (std over units of each unit's mean output), `input_std` (root mean
+//! over units of each unit's output variance over inputs), `activity_0` … `activity_9`
+//! (fraction of units on for `[k/10, (k+1)/10)` of the eval inputs) f64; and at every
+//! probe step `branch_ratio` (`||relu(W x + b)|| / ||x||` on the first 64 eval inputs),
+//! `update_ratio` (`||dW|| / ||W||` of the update that follows the step) and `bias_update`
+//! (`||db||`) f64, nullable (the last two null at the last step, which takes no update).
 //!
 //! The micro-world probes have tables of their own: see [`super::probe_tables`].
 //!
@@ -65,7 +74,8 @@
 //! `init_scale` and `init_scale_expr`), `metric` str, `n` i64 (runs in the group),
 //! `n_missing` i64 (runs without this metric; they count as `NaN`), `diverged` i64
 //! (diverged runs in the group), `mean`, `std` (sample, n-1), `stderr`, `min`, `max`,
-//! `ci_low`, `ci_high` (95% percentile bootstrap of the mean, 10,000 resamples) f64.
+//! `ci_low`, `ci_high` (95% CI of the mean: Student t below 20 seeds, percentile
+//! bootstrap with 10,000 resamples from 20 on) f64, `ci_method` str (`t`, `bootstrap`).
 //! `summary.md` holds the same summary as a markdown table.
 
 use std::collections::{HashMap, HashSet};
@@ -204,10 +214,12 @@ pub fn summary_table(c: &Collected) -> String {
 pub fn summary_markdown(c: &Collected) -> String {
     format!(
         "# Summary of sweep `{}`\n\n{}.\n\nMean ± sample standard deviation over seeds; \
-         {}% CI: percentile bootstrap of the mean ({} resamples).\n\n{}",
+         {}% CI of the mean: Student t (`t`) below {} seeds, percentile bootstrap \
+         (`bootstrap`, {} resamples) from there on; each interval names its method.\n\n{}",
         c.sweep_name,
         c.status_line(),
         crate::format::compact(super::stats::CI_LEVEL * 100.0),
+        super::stats::SMALL_SAMPLE,
         super::stats::BOOTSTRAP_RESAMPLES,
         summary::render_markdown(&c.group_by, &c.summary_rows)
     )
@@ -493,6 +505,8 @@ struct StepColumns {
     step: Vec<i64>,
     train_loss: Vec<Option<f64>>,
     eval_loss: Vec<Option<f64>>,
+    eval_offset: Vec<Option<f64>>,
+    eval_input_dependent: Vec<Option<f64>>,
 }
 
 impl StepColumns {
@@ -510,6 +524,9 @@ impl StepColumns {
         self.step.extend(rows.iter().map(|s| s.step as i64));
         self.train_loss.extend(rows.iter().map(|s| s.train_loss));
         self.eval_loss.extend(rows.iter().map(|s| s.eval_loss));
+        self.eval_offset.extend(rows.iter().map(|s| s.eval_offset));
+        self.eval_input_dependent
+            .extend(rows.iter().map(|s| s.eval_input_dependent));
     }
 
     /// The gathered rows as a frame; the buffer is left empty.
@@ -521,6 +538,8 @@ impl StepColumns {
             Column::new("step".into(), b.step),
             Column::new("train_loss".into(), b.train_loss),
             Column::new("eval_loss".into(), b.eval_loss),
+            Column::new("eval_offset".into(), b.eval_offset),
+            Column::new("eval_input_dependent".into(), b.eval_input_dependent),
         ];
         Ok(DataFrame::new(n, cols)?)
     }
@@ -537,11 +556,53 @@ struct LayerColumns {
     bias_grad_norm: Vec<f64>,
     act_mean: Vec<f64>,
     act_std: Vec<f64>,
-    dead_frac: Vec<f64>,
+    sparsity: Vec<f64>,
     weight_norm: Vec<f64>,
-    branch_ratio: Vec<Option<f64>>,
-    update_ratio: Vec<Option<f64>>,
-    bias_update: Vec<Option<f64>>,
+    /// The unit statistics (`None` where the probe was not an eval), in
+    /// [`UNIT_COLUMNS`] order.
+    units: [Vec<Option<f64>>; UNIT_COLUMNS.len()],
+}
+
+/// The layers table's nullable columns after `weight_norm`: the unit statistics, then
+/// the per-step probes.
+const UNIT_COLUMNS: [&str; 18] = [
+    "dead_units",
+    "always_on_units",
+    "underflow",
+    "unit_offset",
+    "input_std",
+    "activity_0",
+    "activity_1",
+    "activity_2",
+    "activity_3",
+    "activity_4",
+    "activity_5",
+    "activity_6",
+    "activity_7",
+    "activity_8",
+    "activity_9",
+    "branch_ratio",
+    "update_ratio",
+    "bias_update",
+];
+
+/// A layer row's values of [`UNIT_COLUMNS`].
+fn unit_values(l: &LayerRecord) -> [Option<f64>; UNIT_COLUMNS.len()] {
+    let mut v = [None; UNIT_COLUMNS.len()];
+    v[0] = l.dead_units;
+    v[1] = l.always_on_units;
+    v[2] = l.underflow;
+    v[3] = l.unit_offset;
+    v[4] = l.input_std;
+    if let Some(a) = l.activity {
+        for (slot, x) in v[5..15].iter_mut().zip(a) {
+            *slot = Some(x);
+        }
+    }
+    v[15] = l.branch_ratio;
+    v[16] = l.update_ratio;
+    v[17] = l.bias_update;
+    v
 }
 
 impl LayerColumns {
@@ -563,18 +624,18 @@ impl LayerColumns {
             self.bias_grad_norm.push(l.bias_grad_norm);
             self.act_mean.push(l.act_mean);
             self.act_std.push(l.act_std);
-            self.dead_frac.push(l.dead_frac);
+            self.sparsity.push(l.sparsity);
             self.weight_norm.push(l.weight_norm);
-            self.branch_ratio.push(l.branch_ratio);
-            self.update_ratio.push(l.update_ratio);
-            self.bias_update.push(l.bias_update);
+            for (col, v) in self.units.iter_mut().zip(unit_values(l)) {
+                col.push(v);
+            }
         }
     }
 
     fn take_frame(&mut self) -> anyhow::Result<DataFrame> {
         let b = std::mem::take(self);
         let n = b.step.len();
-        let cols = vec![
+        let mut cols = vec![
             run_id_column(&b.ids, b.run)?,
             Column::new("step".into(), b.step),
             Column::new("layer".into(), b.layer),
@@ -582,12 +643,12 @@ impl LayerColumns {
             Column::new("bias_grad_norm".into(), b.bias_grad_norm),
             Column::new("act_mean".into(), b.act_mean),
             Column::new("act_std".into(), b.act_std),
-            Column::new("dead_frac".into(), b.dead_frac),
+            Column::new("sparsity".into(), b.sparsity),
             Column::new("weight_norm".into(), b.weight_norm),
-            Column::new("branch_ratio".into(), b.branch_ratio),
-            Column::new("update_ratio".into(), b.update_ratio),
-            Column::new("bias_update".into(), b.bias_update),
         ];
+        for (name, v) in UNIT_COLUMNS.iter().zip(b.units) {
+            cols.push(Column::new((*name).into(), v));
+        }
         Ok(DataFrame::new(n, cols)?)
     }
 }
@@ -606,6 +667,8 @@ fn steps_schema() -> Schema {
         Field::new("step".into(), DataType::Int64),
         Field::new("train_loss".into(), DataType::Float64),
         Field::new("eval_loss".into(), DataType::Float64),
+        Field::new("eval_offset".into(), DataType::Float64),
+        Field::new("eval_input_dependent".into(), DataType::Float64),
     ])
 }
 
@@ -620,12 +683,12 @@ fn layers_schema() -> Schema {
         "bias_grad_norm",
         "act_mean",
         "act_std",
-        "dead_frac",
+        "sparsity",
         "weight_norm",
-        "branch_ratio",
-        "update_ratio",
-        "bias_update",
-    ] {
+    ]
+    .into_iter()
+    .chain(UNIT_COLUMNS)
+    {
         fields.push(Field::new(name.into(), DataType::Float64));
     }
     Schema::from_iter(fields)
@@ -979,12 +1042,7 @@ mod tests {
                     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
                     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     assert_eq!((row.stats.min, row.stats.max), (lo, hi));
-                    let ci = stats::bootstrap_mean_ci(
-                        &xs,
-                        stats::BOOTSTRAP_RESAMPLES,
-                        stats::CI_LEVEL,
-                        stats::BOOTSTRAP_SEED,
-                    );
+                    let ci = stats::t_mean_ci(&xs, stats::CI_LEVEL);
                     assert_eq!((row.stats.ci_low, row.stats.ci_high), ci);
                     assert!(row.stats.ci_low <= m && m <= row.stats.ci_high);
                     assert_eq!(row.n_missing, 0);
@@ -1026,7 +1084,8 @@ mod tests {
                 "min",
                 "max",
                 "ci_low",
-                "ci_high"
+                "ci_high",
+                "ci_method"
             ]
         );
         let row = (0..sdf.height())

@@ -77,6 +77,9 @@ pub(crate) fn records(
             step: t,
             train_loss: (!diverged).then_some(loss),
             eval_loss: (!diverged && (t % cfg.eval_every == 0 || end)).then_some(loss * 1.1),
+            eval_offset: (!diverged && (t % cfg.eval_every == 0 || end)).then_some(loss * 0.3),
+            eval_input_dependent: (!diverged && (t % cfg.eval_every == 0 || end))
+                .then_some(loss * 0.8),
         });
         if !diverged && (t % cfg.probe_every == 0 || end) {
             for l in 1..=cfg.depth {
@@ -89,11 +92,25 @@ pub(crate) fn records(
                     bias_grad_norm: 0.01 * lf,
                     act_mean: 0.1 * lf + s,
                     act_std: 0.5 * lf + 0.1 * s + 0.01 * tf,
-                    dead_frac: 0.25,
+                    sparsity: 0.25,
                     weight_norm: 1.0 + 0.01 * tf,
                     branch_ratio: Some(0.2 + 0.01 * lf + 0.001 * s),
                     update_ratio: (!end).then_some(1e-3 * lf),
                     bias_update: (!end).then_some(1e-4 * (tf + 1.0)),
+                    // Unit statistics where the probe is also an eval.
+                    ..if t % cfg.eval_every == 0 || end {
+                        LayerRecord {
+                            dead_units: Some(0.01 * lf),
+                            always_on_units: Some(0.02),
+                            activity: Some([0.1; 10]),
+                            underflow: Some(if lf > 2.0 { 0.5 } else { 0.0 }),
+                            unit_offset: Some(0.3 + 0.01 * s),
+                            input_std: Some(0.4 + 0.01 * lf),
+                            ..LayerRecord::default()
+                        }
+                    } else {
+                        LayerRecord::default()
+                    }
                 });
             }
         }

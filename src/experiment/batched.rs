@@ -44,9 +44,10 @@ use super::model::{self, Arch, LayerStats};
 use super::optim::{OptimizerState, Update};
 use super::streams;
 use super::train::{
-    eval_batch_and_data_hash, probe_inputs, Ending, Fingerprints, LayerRecord, Observer, StepProbe,
-    StepRecord, TrainState,
+    eval_batch_and_data_hash, evaluate, probe_inputs, records, Ending, Fingerprints, LayerRecord,
+    Observer, StepProbe, StepRecord, TrainState,
 };
+use super::units::EvalProbe;
 use crate::config::RunConfig;
 use candle_core::{Device, Tensor};
 
@@ -110,8 +111,8 @@ struct Plan {
     probe: bool,
     /// Training loss on this step's batch.
     loss: f64,
-    /// Eval loss, when evaluated at this step.
-    eval_loss: Option<f64>,
+    /// The eval, when evaluated at this step.
+    eval: Option<EvalProbe>,
     /// Both losses are finite (else the member diverges at this step).
     finite: bool,
     /// The member takes update `t + 1` at this step.
@@ -335,16 +336,7 @@ impl BatchedTrainer {
             let mut leaving = Vec::new();
             for (pos, plan) in plans.iter().enumerate() {
                 let i = self.active[pos];
-                let record = StepRecord {
-                    step: t,
-                    train_loss: plan.loss.is_finite().then_some(plan.loss),
-                    eval_loss: plan.eval_loss.filter(|v| v.is_finite()),
-                };
-                let mut layers: Vec<LayerRecord> = stats[pos]
-                    .iter()
-                    .enumerate()
-                    .map(|(l, s)| LayerRecord::new(t, l + 1, s))
-                    .collect();
+                let (record, mut layers) = records(t, plan.loss, plan.eval.as_ref(), &stats[pos]);
                 if let Some(sp) = &probes[pos] {
                     sp.fill(&mut layers);
                 }
@@ -479,22 +471,18 @@ impl BatchedTrainer {
         for (pos, &i) in self.active.iter().enumerate() {
             let cfg = &self.members[i].cfg;
             let last = t == cfg.steps;
-            let eval_loss = if t.is_multiple_of(cfg.eval_every) || last {
-                let n = self.arch.param_count();
-                let eval_x = &self.members[i].eval_x;
-                Some(with_f32(&self.params, |p| {
-                    model::loss(self.arch, &p[pos * n..(pos + 1) * n], eval_x)
-                })??)
-            } else {
-                None
-            };
+            let n = self.arch.param_count();
+            let eval_x = &self.members[i].eval_x;
+            let eval = with_f32(&self.params, |p| {
+                evaluate(cfg, &p[pos * n..(pos + 1) * n], eval_x, t)
+            })??;
             let loss = losses[pos];
-            let finite = loss.is_finite() && eval_loss.is_none_or(f64::is_finite);
+            let finite = loss.is_finite() && eval.as_ref().is_none_or(|e| e.loss.is_finite());
             plans.push(Plan {
                 last,
                 probe: t.is_multiple_of(cfg.probe_every) || last,
                 loss,
-                eval_loss,
+                eval,
                 finite,
                 update: finite && !last,
             });
@@ -532,7 +520,7 @@ impl BatchedTrainer {
                 last: false,
                 probe: false,
                 loss,
-                eval_loss: None,
+                eval: None,
                 finite: true,
                 update: true,
             })
@@ -763,7 +751,7 @@ mod tests {
                 (x.bias_grad_norm, y.bias_grad_norm),
                 (x.act_mean, y.act_mean),
                 (x.act_std, y.act_std),
-                (x.dead_frac, y.dead_frac),
+                (x.sparsity, y.sparsity),
                 (x.weight_norm, y.weight_norm),
             ] {
                 worst = worst.max(rel(u, v));

@@ -95,6 +95,7 @@ mod tests {
                 step: t,
                 train_loss: Some(12.0 - t as f64),
                 eval_loss: (t % 6 == 0).then_some(100.0 / (t + 1) as f64),
+                ..StepRecord::default()
             })
             .collect();
         let layer = |step, layer, g| LayerRecord {
@@ -104,11 +105,9 @@ mod tests {
             bias_grad_norm: 0.0,
             act_mean: 0.0,
             act_std: g * 2.0,
-            dead_frac: 0.5,
+            sparsity: 0.5,
             weight_norm: 1.0,
-            branch_ratio: None,
-            update_ratio: None,
-            bias_update: None,
+            ..LayerRecord::default()
         };
         let layers = vec![
             layer(0, 1, 1.0),

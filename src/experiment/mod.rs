@@ -18,6 +18,7 @@ pub mod probes;
 pub mod shatter;
 pub mod streams;
 pub mod train;
+pub mod units;
 
 pub use batched::{BatchKey, BatchedTrainer};
 pub use metrics::RunMetrics;

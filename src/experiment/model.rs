@@ -91,8 +91,9 @@ pub struct LayerStats {
     pub act_mean: f64,
     /// Standard deviation (population) of the layer's output over batch and units.
     pub act_std: f64,
-    /// Fraction of the layer's ReLU outputs that are zero.
-    pub dead_frac: f64,
+    /// Fraction of the layer's ReLU outputs that are zero on the batch (sparsity; zeros
+    /// from f32 underflow included: see [`super::units`] for dead units and underflow).
+    pub sparsity: f64,
     /// L2 norm of the layer's weights.
     pub weight_norm: f64,
 }
@@ -178,13 +179,13 @@ pub(crate) fn mean_std(v: &[f32]) -> (f64, f64) {
     (mean, var.sqrt())
 }
 
-/// A layer's probe from its weight and bias gradients, weights, output and dead fraction.
+/// A layer's probe from its weight and bias gradients, weights, output and sparsity.
 pub(crate) fn layer_stats(
     dw: &[f32],
     db: &[f32],
     w: &[f32],
     out: &[f32],
-    dead_frac: f64,
+    sparsity: f64,
 ) -> LayerStats {
     let (act_mean, act_std) = mean_std(out);
     LayerStats {
@@ -192,7 +193,7 @@ pub(crate) fn layer_stats(
         bias_grad_norm: l2(db),
         act_mean,
         act_std,
-        dead_frac,
+        sparsity,
         weight_norm: l2(w),
     }
 }
@@ -222,14 +223,14 @@ pub fn forward_backward(arch: Arch, params: &[f32], x: &[f32], probe: bool) -> R
         with_f32(&dw, |s| grads[arch.weight_range(l)].copy_from_slice(s))?;
         with_f32(&db, |s| grads[arch.bias_range(l)].copy_from_slice(s))?;
         if probe {
-            let dead_frac = dead_fractions(&acts[l], 1)?[0];
+            let sparsity = dead_fractions(&acts[l], 1)?[0];
             stats.push(with_f32(&xs[l + 1], |out| {
                 layer_stats(
                     &grads[arch.weight_range(l)],
                     &grads[arch.bias_range(l)],
                     &params[arch.weight_range(l)],
                     out,
-                    dead_frac,
+                    sparsity,
                 )
             })?);
         }

@@ -238,7 +238,7 @@ mod tests {
                     .sum::<f64>()
                     .sqrt()
             };
-            let zeros = vec![0f32; 40];
+            let zeros = [0f32; 40];
             assert_eq!(first.delta, norm(&b[..25], &before[..25]));
             assert_eq!(second.old, norm(&before[25..], &zeros[25..]));
             // Adam's first step moves every coordinate by about lr, except the one whose

@@ -2,19 +2,23 @@
 //! silent — it reports through an [`Observer`] and never prints.
 //!
 //! Step `t` (0 ≤ t ≤ steps) means "the parameters after `t` updates". At every step the
-//! loop records the training loss on batch `t`; at step 0, every `eval_every` steps and
-//! at the last step the eval loss; at step 0, every `probe_every` steps and at the last
+//! loop records the training loss on batch `t`; at step 0, every `eval_every` steps, at
+//! the early steps [`EARLY_EVALS`] below `eval_every` and at the last step the eval loss; at step 0, every `probe_every` steps and at the last
 //! step the per-layer probes. Then, unless `t = steps`, it applies update `t + 1`.
+//! Every eval also splits the eval loss into its constant offset and its input-dependent
+//! part, and an eval at a probe step adds each layer's unit statistics over the eval
+//! batch (dead units, activity, underflow; see [`super::units`]).
 
 use super::kernels::FlushDenormals;
 use super::model::{self, Arch, LayerStats};
 use super::optim::{OptimizerState, UpdateSize};
 use super::streams;
+use super::units::{self, EvalProbe, ACTIVITY_BINS};
 use crate::config::RunConfig;
 use serde::{Deserialize, Serialize};
 
 /// One row of a run's step metrics.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Number of updates applied so far.
     pub step: usize,
@@ -23,10 +27,19 @@ pub struct StepRecord {
     /// MSE on the held-out eval batch, when evaluated at this step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_loss: Option<f64>,
+    /// The constant offset of the eval loss: the squared per-unit mean error, averaged
+    /// over units (with `eval_loss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_offset: Option<f64>,
+    /// The input-dependent part of the eval loss: the per-unit variance of the error over
+    /// the eval inputs, averaged over units; `eval_offset + eval_input_dependent` is
+    /// `eval_loss` up to rounding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_input_dependent: Option<f64>,
 }
 
 /// One row of a run's per-layer probes.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerRecord {
     /// Step of the probe.
     pub step: usize,
@@ -40,10 +53,34 @@ pub struct LayerRecord {
     pub act_mean: f64,
     /// Standard deviation of the layer's output over batch and units.
     pub act_std: f64,
-    /// Fraction of the layer's ReLU outputs that are zero.
-    pub dead_frac: f64,
+    /// Fraction of the layer's ReLU outputs that are zero on the probe's training batch:
+    /// sparsity, not death (zeros from f32 underflow included; see `underflow`). Read
+    /// from older files' `dead_frac`.
+    #[serde(alias = "dead_frac")]
+    pub sparsity: f64,
     /// L2 norm of the layer's weights.
     pub weight_norm: f64,
+    /// Fraction of the layer's units off for every eval input (recorded where the probe
+    /// step is also an eval step, as are the fields below).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_units: Option<f64>,
+    /// Fraction of the layer's units on for every eval input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub always_on_units: Option<f64>,
+    /// Fraction of the layer's units per activity bin: bin `k` holds the units on for a
+    /// fraction in `[k/10, (k+1)/10)` of the eval inputs (the last bin includes 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<[f64; ACTIVITY_BINS]>,
+    /// Fraction of the layer's pre-activations on the eval batch that are exactly 0:
+    /// values below f32's normal range flushed to zero (underflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub underflow: Option<f64>,
+    /// Std over units of each unit's mean output over the eval inputs (per-unit offset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_offset: Option<f64>,
+    /// Root mean over units of each unit's output variance over the eval inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_std: Option<f64>,
     /// `||relu(W x_l + b)|| / ||x_l||` on the run's first eval inputs (see
     /// [`super::probes`]): the branch against the stream for a ResMLP, the layer's output
     /// against its input for a PlainMLP. `None` where the layer's input is zero.
@@ -108,8 +145,14 @@ pub(crate) fn probe_inputs(eval_x: &[f32], width: usize) -> nalgebra::DMatrix<f6
 }
 
 impl LayerRecord {
-    /// A row from one layer's statistics at `step` (layer numbered from 1).
-    pub(crate) fn new(step: usize, layer: usize, s: &LayerStats) -> LayerRecord {
+    /// A row from one layer's statistics at `step` (layer numbered from 1), with its
+    /// units over the eval batch when they were measured.
+    pub(crate) fn new(
+        step: usize,
+        layer: usize,
+        s: &LayerStats,
+        u: Option<&units::UnitStats>,
+    ) -> LayerRecord {
         LayerRecord {
             step,
             layer,
@@ -117,13 +160,68 @@ impl LayerRecord {
             bias_grad_norm: s.bias_grad_norm,
             act_mean: s.act_mean,
             act_std: s.act_std,
-            dead_frac: s.dead_frac,
+            sparsity: s.sparsity,
             weight_norm: s.weight_norm,
+            dead_units: u.map(|u| u.dead_units),
+            always_on_units: u.map(|u| u.always_on_units),
+            activity: u.map(|u| u.activity),
+            underflow: u.map(|u| u.underflow),
+            unit_offset: u.map(|u| u.unit_offset),
+            input_std: u.map(|u| u.input_std),
             branch_ratio: None,
             update_ratio: None,
             bias_update: None,
         }
     }
+}
+
+/// Step `t`'s records from its training loss, its eval (if any) and its layer probes (if
+/// any): the one assembly shared by the one-run and the vectorized trainer.
+pub(crate) fn records(
+    t: usize,
+    train_loss: f64,
+    eval: Option<&EvalProbe>,
+    stats: &[LayerStats],
+) -> (StepRecord, Vec<LayerRecord>) {
+    let finite = |v: f64| v.is_finite().then_some(v);
+    let eval_loss = eval.and_then(|e| finite(e.loss));
+    let record = StepRecord {
+        step: t,
+        train_loss: finite(train_loss),
+        eval_loss,
+        eval_offset: eval_loss.and(eval.and_then(|e| finite(e.offset))),
+        eval_input_dependent: eval_loss.and(eval.and_then(|e| finite(e.input_dependent))),
+    };
+    let units = eval.and_then(|e| e.units.as_deref());
+    let layers = stats
+        .iter()
+        .enumerate()
+        .map(|(i, s)| LayerRecord::new(t, i + 1, s, units.and_then(|u| u.get(i))))
+        .collect();
+    (record, layers)
+}
+
+/// Steps evaluated besides step 0, every `eval_every` steps and the last, where they fall
+/// below `eval_every`: the first steps change the loss the most (a ResMLP at
+/// `1/sqrt(depth)` loses most of its initial loss within 25 steps), and an eval every 50
+/// steps would not show it.
+pub const EARLY_EVALS: [usize; 5] = [1, 2, 5, 10, 25];
+
+/// The eval of a run at step `t` when `t` is an eval step (with unit statistics when it
+/// is also a probe step).
+pub(crate) fn evaluate(
+    cfg: &RunConfig,
+    params: &[f32],
+    eval_x: &[f32],
+    t: usize,
+) -> candle_core::Result<Option<EvalProbe>> {
+    let last = t == cfg.steps;
+    let early = t < cfg.eval_every && EARLY_EVALS.contains(&t);
+    if !(t.is_multiple_of(cfg.eval_every) || last || early) {
+        return Ok(None);
+    }
+    let probe = t.is_multiple_of(cfg.probe_every) || last;
+    units::eval_probe(Arch::of(cfg), params, eval_x, probe).map(Some)
 }
 
 /// Everything needed to continue a run exactly where it stopped.
@@ -301,24 +399,14 @@ impl Trainer {
             let x = streams::train_batch(cfg.seed, t, cfg.batch_size, cfg.width);
             let probe = t.is_multiple_of(cfg.probe_every) || last;
             let pass = model::forward_backward(self.arch, &self.state.params, &x, probe)?;
-            let eval_loss = if t.is_multiple_of(cfg.eval_every) || last {
-                Some(model::loss(self.arch, &self.state.params, &self.eval_x)?)
-            } else {
-                None
-            };
-            let finite = pass.loss.is_finite() && eval_loss.is_none_or(f64::is_finite);
-            let record = StepRecord {
-                step: t,
-                train_loss: pass.loss.is_finite().then_some(pass.loss),
-                eval_loss: eval_loss.filter(|v| v.is_finite()),
-            };
-            let mut layers: Vec<LayerRecord> = pass
-                .layers
-                .iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, s)| LayerRecord::new(t, i + 1, s))
-                .collect();
+            let eval = evaluate(cfg, &self.state.params, &self.eval_x, t)?;
+            let finite = pass.loss.is_finite() && eval.as_ref().is_none_or(|e| e.loss.is_finite());
+            let (record, mut layers) = records(
+                t,
+                pass.loss,
+                eval.as_ref(),
+                pass.layers.as_deref().unwrap_or(&[]),
+            );
             let mut step_probe =
                 probe.then(|| StepProbe::branch(self.arch, &self.state.params, &self.probe_x));
             if finite && !last {
@@ -413,7 +501,8 @@ mod tests {
             .filter(|s| s.eval_loss.is_some())
             .map(|s| s.step)
             .collect();
-        assert_eq!(evals, vec![0, 5, 10, 15, 20]);
+        // Every 5 steps, and the early steps below 5.
+        assert_eq!(evals, vec![0, 1, 2, 5, 10, 15, 20]);
         let probes: Vec<usize> = c
             .layers
             .iter()

@@ -97,16 +97,36 @@ fn depth_sweep_parses_and_shares_ids_with_the_default() {
     let s = SweepSpec::parse(include_str!("../../sweeps/depth.toml"), "sweeps/depth.toml")
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.name, "depth");
-    let runs = s.expand().unwrap();
+    let all = s.expand().unwrap();
+    // The grid (both arms at 1/sqrt(depth)) and the strongest baseline (PlainMLP at 1).
+    assert_eq!(all.len(), 7 * 2 * 5 + 7 * 5);
+    let (runs, baseline): (Vec<RunConfig>, Vec<RunConfig>) = all
+        .into_iter()
+        .partition(|r| r.init_scale == InitScale::Expr("1/sqrt(depth)".into()));
     assert_eq!(runs.len(), 7 * 2 * 5);
+    assert!(baseline
+        .iter()
+        .all(|r| !r.residual && r.init_scale == InitScale::Value(1.0)));
     let depths: BTreeSet<usize> = runs.iter().map(|r| r.depth).collect();
     assert_eq!(
         depths.into_iter().collect::<Vec<_>>(),
         [2, 5, 10, 20, 30, 40, 50]
     );
-    assert!(runs
-        .iter()
-        .all(|r| r.init_scale == InitScale::Expr("1/sqrt(depth)".into())));
+    let pairs: BTreeSet<(usize, u64)> = baseline.iter().map(|r| (r.depth, r.seed)).collect();
+    let grid: BTreeSet<(usize, u64)> = runs.iter().map(|r| (r.depth, r.seed)).collect();
+    assert_eq!(
+        pairs, grid,
+        "one baseline run per depth and seed of the grid"
+    );
+    // Its depth-20 runs are the default sweep's PlainMLP runs at init scale 1.
+    let default_ids = ids(&SweepSpec::default_sweep().expand().unwrap());
+    assert_eq!(
+        baseline
+            .iter()
+            .filter(|r| default_ids.contains(&r.run_id()))
+            .count(),
+        5
+    );
     // The depth-20 runs are runs of the default sweep too.
     let default_ids = ids(&SweepSpec::default_sweep().expand().unwrap());
     let shared = runs
@@ -1199,7 +1219,10 @@ fn ids_of_existing_runs_never_change() {
     };
     assert_eq!(ids(SweepSpec::default_sweep()), DEFAULT_SWEEP);
     let depth = SweepSpec::parse(include_str!("../../sweeps/depth.toml"), "depth.toml").unwrap();
-    assert_eq!(ids(depth), DEPTH_SWEEP);
+    // The grid's runs keep their ids; the strongest-baseline include only adds runs.
+    let depth_ids = ids(depth);
+    assert_eq!(depth_ids[..DEPTH_SWEEP.len()], DEPTH_SWEEP[..]);
+    assert_eq!(depth_ids.len(), DEPTH_SWEEP.len() + 35);
     assert_eq!(ids(parse(ODD_SWEEP_TOML)), ODD_SWEEP);
     // `resweep train` with the flags below (the rest at their defaults).
     let train = |flags: &[(&str, &str)]| {

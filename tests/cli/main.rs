@@ -9,6 +9,7 @@ mod integrity;
 mod landscape;
 mod microworld;
 mod physics;
+mod readings;
 mod report;
 mod resume;
 mod shards;

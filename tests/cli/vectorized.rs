@@ -155,7 +155,11 @@ fn at_real_scale_res_learns_alike_and_plain_still_does_not_learn() {
     assert_eq!(vectorized.len(), 6);
     for (id, curve) in &vectorized {
         let want = &alone[id];
-        assert_eq!(curve.len(), 11, "{id}: eval at 0, 50, ..., 500");
+        assert_eq!(
+            curve.len(),
+            16,
+            "{id}: eval at 0, 1, 2, 5, 10, 25, 50, ..., 500"
+        );
         for ((step, got), (_, w)) in curve.iter().zip(want) {
             assert!(
                 (got - w).abs() <= 0.01 * w.abs(),

@@ -12,9 +12,10 @@
 //!    sweep (a fixed setting changed with `--force`) are flagged too.
 //! 2. **How large and how certain is the difference?** For every combination of the other
 //!    axes, the arms are paired by seed: per-seed table, mean paired difference with a
-//!    bootstrap CI, ratio of means, wins, probability of improvement and a sign test,
+//!    Student-t CI (bootstrap from 20 pairs), ratio of means, wins, probability of improvement and a sign test,
 //!    with a plain warning when there are too few seeds to support a claim.
 
+pub mod confounds;
 pub mod render;
 
 use super::stats::{self, Paired};
@@ -118,6 +119,10 @@ pub struct Comparison {
     pub skipped_checks: Vec<String>,
     /// Statistics per stratum and compared arm.
     pub strata: Vec<Stratum>,
+    /// Confounds the hashes cannot see (warnings with their control sweeps, not flags).
+    pub confounds: Vec<confounds::Confound>,
+    /// The strongest-baseline comparisons (PlainMLP at init scale 1 vs ResMLP below 1).
+    pub baselines: Vec<confounds::Baseline>,
 }
 
 impl Comparison {
@@ -370,6 +375,23 @@ pub fn compare(
             .or_default()
             .push(r);
     }
+    // A run whose combination of the other axes holds no run of another arm (an include
+    // that adds one arm only) has nothing to pair with: a note, not an unfairness.
+    let stratum_of = |r: &Row| -> Vec<String> {
+        sweep_axes
+            .iter()
+            .filter(|a| a.as_str() != axis && a.as_str() != "seed")
+            .map(|a| r.settings.get(a).cloned().unwrap_or_default())
+            .collect()
+    };
+    let mut arms_of: HashMap<Vec<String>, BTreeSet<&str>> = HashMap::new();
+    for r in &rows {
+        arms_of
+            .entry(stratum_of(r))
+            .or_default()
+            .insert(r.settings[axis].as_str());
+    }
+    let mut one_arm: BTreeMap<String, usize> = BTreeMap::new();
     let mut unpaired: BTreeMap<String, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for members in groups.values() {
         if members.len() > 1 {
@@ -380,6 +402,22 @@ pub fn compare(
             .iter()
             .filter(|o| &o.settings[axis] != arm)
             .min_by_key(|o| (differing(axis, r, o).count(), o.run_id.as_str()));
+        // An extra arm: its settings hold no run of another arm, and its nearest run of
+        // another arm is itself paired (as the PlainMLP at init scale 1 that
+        // sweeps/depth.toml adds beside the paired arms). When that run is unpaired too,
+        // each arm has its own settings: unfair, flagged below.
+        let counterpart_paired = nearest.is_some_and(|o| groups[&key_of(o)].len() > 1);
+        if arms_of[&stratum_of(r)].len() == 1 && counterpart_paired {
+            let label: Vec<String> = sweep_axes
+                .iter()
+                .filter(|a| a.as_str() != axis && a.as_str() != "seed")
+                .map(|a| format!("{a}={}", r.settings.get(a).cloned().unwrap_or_default()))
+                .collect();
+            *one_arm
+                .entry(format!("{axis}={arm} at {}", label.join(", ")))
+                .or_default() += 1;
+            continue;
+        }
         let (reason, mut ids) = match nearest {
             Some(o) => (
                 format!(
@@ -531,6 +569,26 @@ pub fn compare(
             });
         }
     }
+    let (mut confounds, baselines) = confounds::detect(
+        &rows,
+        &confounds::scales(df),
+        sweep_axes,
+        spec.lower_is_better,
+    );
+    if !one_arm.is_empty() {
+        let parts: Vec<String> = one_arm
+            .iter()
+            .map(|(what, n)| format!("{n} of {what}"))
+            .collect();
+        confounds.push(confounds::Confound {
+            kind: "one-arm",
+            message: format!(
+                "runs with no run of another arm at their settings, so nothing to pair them with here: {}",
+                parts.join("; ")
+            ),
+            control: None,
+        });
+    }
     Ok(Comparison {
         axis: axis.to_string(),
         metric: spec.metric.clone(),
@@ -542,6 +600,8 @@ pub fn compare(
         flags,
         skipped_checks,
         strata,
+        confounds,
+        baselines,
     })
 }
 
@@ -699,6 +759,38 @@ mod tests {
             .flags
             .iter()
             .any(|f| f.kind == "changed-setting" && f.message.starts_with("init_scale")));
+    }
+
+    #[test]
+    fn an_extra_arm_is_a_note_but_arms_with_their_own_scales_are_unfair() {
+        // Both arms at 1/sqrt(depth), plus the PlainMLP alone at 1: fair, with a note.
+        let mut runs = fair_runs();
+        runs.extend((0..4).map(|s| (false, s, "1", 64, 0.32, HASH[s as usize])));
+        let axes = axes(&["residual", "init_scale", "seed"]);
+        let c = compare(&frame(&runs), &axes, &spec()).unwrap();
+        assert!(c.fair(), "{:?}", c.flags);
+        assert!(c
+            .confounds
+            .iter()
+            .any(|f| f.kind == "one-arm"
+                && f.message.contains("4 of residual=false at init_scale=1")));
+        // Each arm only at its own scale: no pair anywhere, unfair.
+        let own: Vec<R> = fair_runs()
+            .into_iter()
+            .map(|mut r| {
+                if r.0 {
+                    r.2 = "1";
+                }
+                r
+            })
+            .collect();
+        let c = compare(&frame(&own), &axes, &spec()).unwrap();
+        assert!(!c.fair());
+        assert!(
+            c.flags.iter().any(|f| f.kind == "unpaired"),
+            "{:?}",
+            c.flags
+        );
     }
 
     #[test]

@@ -7,6 +7,23 @@ use crate::format;
 use polars::prelude::*;
 use std::collections::BTreeSet;
 
+/// `1.00 [0.84, 1.00]`, or `1.00 (no interval: …)` when the interval was left out.
+pub fn prob_improvement_text(p: &Paired) -> String {
+    if p.prob_improvement_ci_low.is_nan() {
+        let why = if p.n < stats::SMALL_SAMPLE {
+            format!("fewer than {} pairs", stats::SMALL_SAMPLE)
+        } else {
+            "every resample agrees".to_string()
+        };
+        format!("{:.2} (no interval: {why})", p.prob_improvement)
+    } else {
+        format!(
+            "{:.2} [{:.2}, {:.2}]",
+            p.prob_improvement, p.prob_improvement_ci_low, p.prob_improvement_ci_high
+        )
+    }
+}
+
 /// The audit and the statistics as text for the terminal.
 pub fn render_text(c: &Comparison) -> String {
     use std::fmt::Write;
@@ -44,6 +61,41 @@ pub fn render_text(c: &Comparison) -> String {
     for skipped in &c.skipped_checks {
         let _ = writeln!(s, "  not checked: {skipped}");
     }
+    if !c.confounds.is_empty() {
+        let _ = writeln!(
+            s,
+            "confounds the hashes cannot see (warnings, not failures; --strict ignores them):"
+        );
+        for f in &c.confounds {
+            let _ = writeln!(s, "  - [{}] {}", f.kind, f.message);
+            if let Some(control) = &f.control {
+                let _ = writeln!(s, "    control: {control}");
+            }
+        }
+    }
+    for b in &c.baselines {
+        let _ = writeln!(
+            s,
+            "\nstrongest baseline, {}: {} pairs by seed (same draws and data, each arm at its own init scale)",
+            b.label,
+            b.pairs.len()
+        );
+        if let Some(p) = &b.stats {
+            let _ = writeln!(
+                s,
+                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]); ResMLP better in {} of {} seeds; sign test p = {}",
+                format::value(p.mean_a),
+                format::value(p.mean_b),
+                format::value(p.mean_diff),
+                p.diff_ci_method,
+                format::value(p.diff_ci_low),
+                format::value(p.diff_ci_high),
+                p.wins_b,
+                p.n,
+                format::value(p.sign_test_p)
+            );
+        }
+    }
     for st in &c.strata {
         let (a, b) = (
             format!("{}={}", c.axis, c.baseline),
@@ -79,23 +131,22 @@ pub fn render_text(c: &Comparison) -> String {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 s,
-                "  mean {} vs {}: paired difference {} (95% CI [{}, {}]), ratio of means {}",
+                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]), ratio of means {}",
                 format::value(p.mean_a),
                 format::value(p.mean_b),
                 format::value(p.mean_diff),
+                p.diff_ci_method,
                 format::value(p.diff_ci_low),
                 format::value(p.diff_ci_high),
                 format::value(p.ratio_of_means)
             );
             let _ = writeln!(
                 s,
-                "  {b} better in {} of {} seeds ({} ties); probability of improvement {:.2} [{:.2}, {:.2}]; sign test p = {}",
+                "  {b} better in {} of {} seeds ({} ties); probability of improvement {}; sign test p = {}",
                 p.wins_b,
                 p.n,
                 p.ties,
-                p.prob_improvement,
-                p.prob_improvement_ci_low,
-                p.prob_improvement_ci_high,
+                prob_improvement_text(p),
                 format::value(p.sign_test_p)
             );
             if let Some(w) = &p.warning {
@@ -121,6 +172,49 @@ pub fn render_markdown(c: &Comparison) -> String {
             if c.skipped_checks.is_empty() { String::new() } else { format!(" (not checked: {})", c.skipped_checks.join("; ")) }
         );
     }
+    if !c.confounds.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n**Confounds the hashes cannot see** (warnings, not failures):\n"
+        );
+        for f in &c.confounds {
+            match &f.control {
+                Some(control) => {
+                    let _ = writeln!(s, "- `{}`: {}. *Control:* {control}.", f.kind, f.message);
+                }
+                None => {
+                    let _ = writeln!(s, "- `{}`: {}.", f.kind, f.message);
+                }
+            }
+        }
+    }
+    if !c.baselines.is_empty() {
+        let _ = writeln!(s, "\n**Strongest baseline** (PlainMLP at init scale 1 against the ResMLP at its smaller scale; paired by seed: same draws and data, each arm at its own init scale):\n");
+        let _ = writeln!(
+            s,
+            "| pair | pairs | mean (PlainMLP) | mean (ResMLP) | paired diff [95% CI] | CI | ResMLP better | sign p |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for b in &c.baselines {
+            if let Some(p) = &b.stats {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {} |",
+                    b.label,
+                    p.n,
+                    format::value(p.mean_a),
+                    format::value(p.mean_b),
+                    format::value(p.mean_diff),
+                    format::value(p.diff_ci_low),
+                    format::value(p.diff_ci_high),
+                    p.diff_ci_method,
+                    p.wins_b,
+                    p.n,
+                    format::value(p.sign_test_p)
+                );
+            }
+        }
+    }
     let better = if c.lower_is_better {
         "lower is better"
     } else {
@@ -128,16 +222,16 @@ pub fn render_markdown(c: &Comparison) -> String {
     };
     let _ = writeln!(
         s,
-        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% bootstrap CI.\n",
-        c.metric, c.axis, c.baseline
+        "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% CI of the mean difference: Student t below {} pairs, percentile bootstrap from {} on (the CI column names it); P(improvement) gets a bootstrap interval only from {} pairs on.\n",
+        c.metric, c.axis, c.baseline, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE
     );
-    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | ratio | arm better | P(improvement) | sign p |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | CI | ratio | arm better | P(improvement) | sign p |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for st in &c.strata {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 s,
-                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {}/{} | {:.2} | {} |",
+                "| {} | {}={} vs {} | {} | {} | {} | {} [{}, {}] | {} | {} | {}/{} | {} | {} |",
                 st.label(),
                 c.axis,
                 c.baseline,
@@ -148,10 +242,11 @@ pub fn render_markdown(c: &Comparison) -> String {
                 format::value(p.mean_diff),
                 format::value(p.diff_ci_low),
                 format::value(p.diff_ci_high),
+                p.diff_ci_method,
                 format::value(p.ratio_of_means),
                 p.wins_b,
                 p.n,
-                p.prob_improvement,
+                prob_improvement_text(p),
                 format::value(p.sign_test_p)
             );
         }
@@ -180,6 +275,15 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
         .map(|f| format!("[{}] {}", f.kind, f.message))
         .collect::<Vec<_>>()
         .join("\n");
+    let confounds = c
+        .confounds
+        .iter()
+        .map(|f| match &f.control {
+            Some(control) => format!("[{}] {} (control: {control})", f.kind, f.message),
+            None => format!("[{}] {}", f.kind, f.message),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let n = st.len();
     let labels: Vec<String> = st.iter().map(Stratum::label).collect();
     let summary = DataFrame::new(
@@ -203,6 +307,12 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
             Column::new("mean_diff".into(), stat(|p| p.mean_diff)),
             Column::new("diff_ci_low".into(), stat(|p| p.diff_ci_low)),
             Column::new("diff_ci_high".into(), stat(|p| p.diff_ci_high)),
+            Column::new(
+                "diff_ci_method".into(),
+                st.iter()
+                    .map(|s| s.stats.as_ref().map(|p| p.diff_ci_method.name()))
+                    .collect::<Vec<_>>(),
+            ),
             Column::new("ratio_of_means".into(), stat(|p| p.ratio_of_means)),
             Column::new("wins_arm".into(), stat(|p| p.wins_b as f64)),
             Column::new("ties".into(), stat(|p| p.ties as f64)),
@@ -225,6 +335,7 @@ pub fn frames(c: &Comparison) -> anyhow::Result<(DataFrame, DataFrame)> {
             Column::new("fair".into(), vec![c.fair(); n]),
             Column::new("verdict".into(), vec![c.verdict(); n]),
             Column::new("flags".into(), vec![flags; n]),
+            Column::new("confounds".into(), vec![confounds; n]),
         ],
     )?;
     // Every pair with its stratum's label and arm.

@@ -3,6 +3,7 @@
 //! aggregation over seeds that turns a table's rows into [`Band`]s.
 
 use crate::analysis::compare::cell;
+use crate::analysis::stats;
 use crate::analysis::tables::table_path;
 use crate::report::plots::Band;
 use crate::store::SweepDir;
@@ -273,6 +274,67 @@ pub(super) fn bands_by(
         b.std.push(if n[i] > 1 { std[i] } else { 0.0 });
     }
     Ok(bands)
+}
+
+/// For roughly log-normal quantities (gradient norms, activation std, losses spanning
+/// decades): the seeds' geometric mean of `value` per line and `x`, with the seeds' 10%
+/// and 90% quantiles as the band ([`Band::range`]), to draw on a log axis where a mean ±
+/// std band would be cut off at the axis. The geometric mean of values one of which is 0
+/// is 0 (drawn at the axis bottom and noted); a negative or non-finite value leaves the
+/// geometric mean undefined (NaN). `x` is rounded to an integer (steps, layers).
+pub(super) fn geo_bands_by(
+    grouped: &DataFrame,
+    x: &str,
+    value: &str,
+    lines: &[Line],
+) -> anyhow::Result<Vec<Band>> {
+    quantile_bands_by(grouped, x, value, lines, geometric_mean)
+}
+
+/// The seeds' `center` (e.g. their mean) of `value` per line and `x`, with the seeds'
+/// 10% and 90% quantiles as the band: a band that stays inside the values' own range
+/// (fractions stay inside [0, 1], where mean ± std would not).
+pub(super) fn quantile_bands_by(
+    grouped: &DataFrame,
+    x: &str,
+    value: &str,
+    lines: &[Line],
+    center: fn(&[f64]) -> f64,
+) -> anyhow::Result<Vec<Band>> {
+    let values = values_by(grouped, x, value, lines)?;
+    Ok(lines
+        .iter()
+        .zip(values)
+        .map(|(line, by_x)| {
+            let mut b = Band {
+                label: line.label.clone(),
+                n: line.runs.len(),
+                ..Band::default()
+            };
+            let (mut lo, mut hi) = (Vec::new(), Vec::new());
+            for (x, seeds) in by_x {
+                b.xs.push(x as f64);
+                b.mean.push(center(&seeds));
+                b.std.push(0.0);
+                lo.push(stats::quantile_sorted(&seeds, 0.1));
+                hi.push(stats::quantile_sorted(&seeds, 0.9));
+            }
+            b.range = Some((lo, hi));
+            b
+        })
+        .collect())
+}
+
+/// `exp(mean(ln v))`; 0 when a value is 0; NaN when a value is negative or not finite, or
+/// there is none.
+pub(super) fn geometric_mean(vs: &[f64]) -> f64 {
+    if vs.is_empty() || vs.iter().any(|v| !v.is_finite() || *v < 0.0) {
+        return f64::NAN;
+    }
+    if vs.contains(&0.0) {
+        return 0.0;
+    }
+    (vs.iter().map(|v| v.ln()).sum::<f64>() / vs.len() as f64).exp()
 }
 
 /// The seeds' values of `value` at each `x` (rounded to an integer, e.g. a layer), one map

@@ -6,12 +6,15 @@
 //! here (heading, `report.figure("my_figure.png", "Alt text", |path| plots::…)`, then the
 //! bullet points that read it) and call it from [`write`] in the order it should appear.
 
-use super::data::{bands_by, f64s, pl, u32s, values_by, LayerFrames, Line};
-use super::sections::pm;
+mod flow;
+mod loss;
+mod units;
+
+use super::data::{bands_by, f64s, geo_bands_by, values_by, LayerFrames, Line};
 use super::Report;
 use crate::analysis::compare::Comparison;
 use crate::analysis::stats;
-use crate::report::plots::{self, Band, Curve, ErrorSeries, Heat, Pairs, Panel};
+use crate::report::plots::{self, Band, Curve, ErrorSeries, Pairs, Panel};
 use crate::report::theory;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -41,11 +44,13 @@ pub(super) fn write(
     f: &FigureInputs<'_>,
 ) -> anyhow::Result<()> {
     let _ = writeln!(report.md, "## Figures\n");
-    loss(report, lines, &f.steps)?;
+    loss::loss(report, lines, &f.steps)?;
+    loss::loss_decomposition(report, lines, &f.steps)?;
     gradients(report, lines, f.layers)?;
     activations(report, lines, f.layers, f.act_std_init)?;
-    gradient_flow(report, lines, f.layers)?;
-    dead_units(report, lines, f.layers)?;
+    flow::gradient_flow(report, lines, f.layers)?;
+    units::sparsity_and_dead_units(report, lines, f.layers)?;
+    units::activity_histogram(report, lines, f.layers)?;
     paired_seeds(report, f.comparison)?;
     if f.depth_axis {
         depth(report, lines, f.final_loss)?;
@@ -119,55 +124,6 @@ fn last(b: &Band) -> Option<(f64, f64, f64)> {
     Some((b.xs[i], b.mean[i], b.std[i]))
 }
 
-/// Training and eval loss over steps.
-fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> anyhow::Result<()> {
-    let train = bands_by(steps, "step", "train_loss", lines)?;
-    let eval = bands_by(steps, "step", "eval_loss", lines)?;
-    let _ = writeln!(report.md, "### Loss\n");
-    report.figure("loss.png", "Loss over training", |path| {
-        plots::bands_figure(
-            path,
-            "Loss over training (mean ± std over seeds)",
-            &[
-                Panel {
-                    title: "Training loss (fresh batch each step)".into(),
-                    x_label: "step".into(),
-                    y_label: "MSE".into(),
-                    log_y: true,
-                    bands: train.clone(),
-                    curves: vec![],
-                    notes: diverged_notes(lines),
-                },
-                Panel {
-                    title: "Eval loss (fixed held-out batch)".into(),
-                    x_label: "step".into(),
-                    y_label: "MSE".into(),
-                    log_y: true,
-                    bands: eval.clone(),
-                    curves: vec![],
-                    notes: vec![],
-                },
-            ],
-        )
-    })?;
-    let md = &mut report.md;
-    for b in &eval {
-        if let (Some((m0, s0)), Some((t, m1, s1))) = (at(b, 0.0), last(b)) {
-            let _ = writeln!(
-                md,
-                "- **{}** (n = {}): eval loss {} at step 0 → {} at step {t} (×{}).",
-                b.label,
-                b.n,
-                pm(m0, s0),
-                pm(m1, s1),
-                crate::format::sig(m1 / m0, 3)
-            );
-        }
-    }
-    let _ = writeln!(md, "\nA net that outputs zero scores `E[x²] = 1/3` here: a loss stuck near 0.333 means nothing was learned.\n");
-    Ok(())
-}
-
 /// How far the PlainMLP gradient theory may sit from the seeds' median at a layer for the
 /// report to say it holds there; beyond it the curve is read as an expectation only and
 /// the seeds' 10–90% range is drawn beside it.
@@ -208,6 +164,36 @@ impl GradCheck {
     fn holds(&self) -> bool {
         !self.layers.is_empty() && self.max_dev() <= GRAD_THEORY_TOLERANCE
     }
+}
+
+/// One note per geometric-mean band that is 0 somewhere: a seed's value was exactly 0
+/// there, by f32 underflow when that line's runs underflowed.
+fn zero_notes(bands: &[Band], underflow: &[bool]) -> Vec<String> {
+    bands
+        .iter()
+        .zip(underflow)
+        .filter(|(b, _)| b.mean.contains(&0.0))
+        .map(|(b, uf)| {
+            format!(
+                "{}: 0 in at least one seed at {} layers{}",
+                b.label,
+                b.mean.iter().filter(|m| **m == 0.0).count(),
+                if *uf { " (f32 underflow)" } else { "" }
+            )
+        })
+        .collect()
+}
+
+/// Per line: whether any seed's pre-activations underflowed f32 in `frame`'s rows (false
+/// for runs recorded before underflow was measured).
+fn underflowed(lines: &[Line], frame: &DataFrame) -> anyhow::Result<Vec<bool>> {
+    if frame.column("underflow").is_err() {
+        return Ok(vec![false; lines.len()]);
+    }
+    Ok(values_by(frame, "layer", "underflow", lines)?
+        .iter()
+        .map(|m| m.values().flatten().any(|v| *v > 0.0))
+        .collect())
 }
 
 /// The PlainMLP gradient theory of a line (when it has one): `sqrt(E ||G_l||^2)`.
@@ -285,8 +271,8 @@ fn layer_list(ls: &[usize]) -> String {
 /// Weight-gradient norm per layer at initialisation (with the PlainMLP theory) and at the
 /// end.
 fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
-    let g_init = bands_by(&layers.init, "layer", "grad_norm", lines)?;
-    let g_last = bands_by(&layers.last, "layer", "grad_norm", lines)?;
+    let g_init = geo_bands_by(&layers.init, "layer", "grad_norm", lines)?;
+    let g_last = geo_bands_by(&layers.last, "layer", "grad_norm", lines)?;
     let mut grad_theory_curves = theory_curves(lines, grad_theory);
     for c in &mut grad_theory_curves {
         if let Some(rest) = c.label.strip_prefix("theory: ") {
@@ -296,11 +282,15 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
         }
     }
     let checks = grad_checks(lines, layers)?;
+    let (notes_init, notes_last) = (
+        zero_notes(&g_init, &underflowed(lines, &layers.init)?),
+        zero_notes(&g_last, &underflowed(lines, &layers.last)?),
+    );
     let _ = writeln!(report.md, "### Gradients, layer by layer\n");
     report.figure("gradients.png", "Gradient norms", |path| {
         plots::bands_figure(
             path,
-            "Weight-gradient norm by layer (mean ± std over seeds)",
+            "Weight-gradient norm by layer (geometric mean over seeds, band: 10–90% of seeds)",
             &[
                 Panel {
                     title: "At initialisation (step 0)".into(),
@@ -309,7 +299,7 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                     log_y: true,
                     bands: g_init.clone(),
                     curves: grad_theory_curves,
-                    notes: vec![],
+                    notes: notes_init,
                 },
                 Panel {
                     title: "At the end (last probe)".into(),
@@ -318,20 +308,30 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                     log_y: true,
                     bands: g_last,
                     curves: vec![],
-                    notes: vec![],
+                    notes: notes_last,
                 },
             ],
         )
     })?;
+    let underflow = underflowed(lines, &layers.init)?;
     let md = &mut report.md;
-    for b in &g_init {
+    for (b, uf) in g_init.iter().zip(&underflow) {
         if let (Some((first, _)), Some((_, lastv, _))) = (at(b, 1.0), last(b)) {
+            let value = |v: f64| {
+                if v != 0.0 {
+                    crate::format::value(v)
+                } else if *uf {
+                    "0 (exactly 0 in at least one seed, whose forward pass underflowed f32: underflow, not a measured gradient)".into()
+                } else {
+                    "0 (exactly 0 in at least one seed)".into()
+                }
+            };
             let _ = writeln!(
                 md,
-                "- **{}**: at initialisation the weight gradient is {} at layer 1 and {} at layer {}.",
+                "- **{}**: at initialisation the weight gradient (geometric mean over seeds) is {} at layer 1 and {} at layer {}.",
                 b.label,
-                crate::format::value(first),
-                crate::format::value(lastv),
+                value(first),
+                value(lastv),
                 b.xs.len()
             );
         }
@@ -469,8 +469,23 @@ fn activations(
     act_std_init: &[Band],
 ) -> anyhow::Result<()> {
     let a_mean_init = bands_by(&layers.init, "layer", "act_mean", lines)?;
-    let a_mean_last = bands_by(&layers.last, "layer", "act_mean", lines)?;
-    let a_std_last = bands_by(&layers.last, "layer", "act_std", lines)?;
+    let a_std_init = geo_bands_by(&layers.init, "layer", "act_std", lines)?;
+    let split = layers.init.column("input_std").is_ok();
+    let geo = |frame: &DataFrame, value: &str| -> anyhow::Result<Vec<Band>> {
+        if split {
+            geo_bands_by(frame, "layer", value, lines)
+        } else {
+            Ok(vec![])
+        }
+    };
+    let (input_init, offset_init) = (
+        geo(&layers.init, "input_std")?,
+        geo(&layers.init, "unit_offset")?,
+    );
+    let (input_last, offset_last) = (
+        geo(&layers.last, "input_std")?,
+        geo(&layers.last, "unit_offset")?,
+    );
     let predictions = |g: &Line| {
         if g.residual {
             theory::res_layer_predictions(g.depth, g.init_scale)
@@ -493,174 +508,92 @@ fn activations(
         curves,
         notes: vec![],
     };
+    let mut panels = vec![
+        panel(
+            "Mean of the layer output, at init (mean ± std over seeds)",
+            "mean",
+            a_mean_init,
+            mean_theory,
+        ),
+        panel(
+            "Std of the layer output over inputs and units, at init",
+            "std",
+            a_std_init,
+            std_theory,
+        ),
+    ];
+    if split {
+        panels.extend([
+            panel(
+                "Across-input std (mean over units), at init",
+                "std over inputs",
+                input_init.clone(),
+                vec![],
+            ),
+            panel(
+                "Per-unit offset (std of unit means), at init",
+                "std of unit means",
+                offset_init.clone(),
+                vec![],
+            ),
+            panel(
+                "Across-input std, at the end",
+                "std over inputs",
+                input_last.clone(),
+                vec![],
+            ),
+            panel(
+                "Per-unit offset, at the end",
+                "std of unit means",
+                offset_last.clone(),
+                vec![],
+            ),
+        ]);
+    }
     let _ = writeln!(report.md, "### Activations, layer by layer\n");
     report.figure("activations.png", "Activations", |path| {
         plots::bands_figure(
             path,
-            "Layer outputs: how the signal travels (mean ± std over seeds; dashed: mean-field theory)",
-            &[
-                panel("Mean of the layer output, at init", "mean", a_mean_init, mean_theory),
-                panel("Std of the layer output, at init", "std", act_std_init.to_vec(), std_theory),
-                panel("Mean of the layer output, at the end", "mean", a_mean_last, vec![]),
-                panel("Std of the layer output, at the end", "std", a_std_last, vec![]),
-            ],
+            "Layer outputs: how the signal travels (geometric mean over seeds, band: 10–90%; dashed: mean-field theory)",
+            &panels,
         )
     })?;
+    let underflow = underflowed(lines, &layers.init)?;
     let md = &mut report.md;
-    for (g, b) in lines.iter().zip(act_std_init) {
+    for (i, (g, b)) in lines.iter().zip(act_std_init).enumerate() {
         if let Some((_, lastv, _)) = last(b) {
             let predicted = predictions(g).last().map_or(f64::NAN, |p| p.std);
-            let _ = writeln!(
-                md,
-                "- **{}**: the output std of layer {} at initialisation is {} (mean-field prediction {}).",
+            let mut text = format!(
+                "- **{}**: the output std of layer {} at initialisation is {}{} (mean over seeds; mean-field prediction {})",
                 b.label,
                 b.xs.len(),
                 crate::format::value(lastv),
+                if lastv == 0.0 && underflow[i] {
+                    ": f32 underflow, the signal fell below ~1.2e-38 and was flushed to 0"
+                } else {
+                    ""
+                },
                 crate::format::value(predicted)
             );
-        }
-    }
-    let _ = writeln!(md);
-    Ok(())
-}
-
-/// Heat maps of log10 of the weight-gradient norm (layer × step), one figure per
-/// PlainMLP line beside the ResMLP line with the same other settings.
-fn gradient_flow(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
-    let heat = pl(
-        layers
-            .all
-            .clone()
-            .lazy()
-            .with_column(col("grad_norm").log(lit(10.0)).alias("lg"))
-            .group_by([col("group"), col("step"), col("layer")])
-            .agg([col("lg").mean().alias("lg")])
-            .sort(["group", "step", "layer"], SortMultipleOptions::default())
-            .collect(),
-        "gradient flow",
-    )?;
-    let (hg, hs, hl, hv) = (
-        u32s(&heat, "group")?,
-        f64s(&heat, "step")?,
-        u32s(&heat, "layer")?,
-        f64s(&heat, "lg")?,
-    );
-    let heat_of = |gi: usize| -> Heat {
-        let g = &lines[gi];
-        let mut steps: Vec<f64> = Vec::new();
-        let mut values: Vec<Vec<f64>> = Vec::new();
-        for i in 0..heat.height() {
-            if hg[i] as usize != gi {
-                continue;
+            let end = |v: &[Band]| v.get(i).and_then(last).map(|(_, m, _)| m);
+            if let (Some(inp), Some(off)) = (end(&input_init), end(&offset_init)) {
+                let _ = write!(
+                    text,
+                    "; over the eval inputs its across-input std is {} and its per-unit offset {} (geometric means over seeds): only the across-input part can carry information about the input",
+                    crate::format::value(inp),
+                    crate::format::value(off)
+                );
+                if let (Some(inp1), Some(off1)) = (end(&input_last), end(&offset_last)) {
+                    let _ = write!(
+                        text,
+                        "; at the end {} and {}",
+                        crate::format::value(inp1),
+                        crate::format::value(off1)
+                    );
+                }
             }
-            if steps.last() != Some(&hs[i]) {
-                steps.push(hs[i]);
-                values.push(vec![f64::NAN; g.depth]);
-            }
-            if let Some(slot) = values
-                .last_mut()
-                .and_then(|row| row.get_mut(hl[i] as usize - 1))
-            {
-                *slot = hv[i];
-            }
+            let _ = writeln!(md, "{text}.");
         }
-        Heat {
-            title: format!("{} (n = {})", g.label, g.runs.len()),
-            layers: g.depth,
-            steps,
-            values,
-            notes: vec![],
-        }
-    };
-    // Pair each PlainMLP line with the ResMLP line of the same other axes.
-    let mut pairs_done = Vec::new();
-    for (i, g) in lines.iter().enumerate() {
-        if g.residual {
-            continue;
-        }
-        if let Some(j) = lines
-            .iter()
-            .position(|h| h.residual && h.others == g.others && h.depth == g.depth)
-        {
-            pairs_done.push((i, Some(j)));
-        } else {
-            pairs_done.push((i, None));
-        }
-    }
-    for (j, g) in lines.iter().enumerate() {
-        if g.residual && !pairs_done.iter().any(|(_, r)| *r == Some(j)) {
-            pairs_done.push((j, None));
-        }
-    }
-    let _ = writeln!(report.md, "### Gradient flow\n");
-    for (k, (i, j)) in pairs_done.iter().enumerate() {
-        let name = if pairs_done.len() == 1 {
-            "gradient_flow.png".to_string()
-        } else {
-            format!("gradient_flow_{}.png", k + 1)
-        };
-        let left = heat_of(*i);
-        let right = match j {
-            Some(j) => heat_of(*j),
-            None => Heat {
-                title: "no matching arm in this sweep".into(),
-                layers: lines[*i].depth,
-                notes: vec!["this sweep has no run of the other arm with these settings".into()],
-                ..Heat::default()
-            },
-        };
-        report.figure(&name, &format!("Gradient flow {}", k + 1), |path| {
-            plots::heatmap_pair(
-                path,
-                "Gradient flow: log10 of the weight-gradient norm (mean over seeds)",
-                &left,
-                &right,
-                "log10 ||dL/dW||",
-            )
-        })?;
-    }
-    let _ = writeln!(
-        report.md,
-        "Each cell is one layer (rows, layer 1 at the bottom) at one probe step (columns). Grey cells \
-         are layers whose gradient was exactly zero (or not finite) in at least one seed: no signal at all reached those weights.\n"
-    );
-    Ok(())
-}
-
-/// Fraction of ReLU outputs that are zero, per layer, at initialisation and at the end.
-fn dead_units(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyhow::Result<()> {
-    let d_init = bands_by(&layers.init, "layer", "dead_frac", lines)?;
-    let d_last = bands_by(&layers.last, "layer", "dead_frac", lines)?;
-    let dead_panel = |title: &str, bands: Vec<Band>| Panel {
-        title: title.into(),
-        x_label: "layer".into(),
-        y_label: "fraction of ReLU outputs = 0".into(),
-        log_y: false,
-        bands,
-        curves: vec![],
-        notes: vec![],
-    };
-    let _ = writeln!(report.md, "### Dead units\n");
-    report.figure("dead_units.png", "Dead units", |path| {
-        plots::bands_figure(
-            path,
-            "Inactive ReLU outputs by layer (mean ± std over seeds)",
-            &[
-                dead_panel("At initialisation", d_init.clone()),
-                dead_panel("At the end", d_last.clone()),
-            ],
-        )
-    })?;
-    let md = &mut report.md;
-    for (a, b) in d_init.iter().zip(&d_last) {
-        let avg = |b: &Band| b.mean.iter().sum::<f64>() / b.mean.len().max(1) as f64;
-        let _ = writeln!(
-            md,
-            "- **{}**: on average {:.0}% of ReLU outputs are zero at initialisation and {:.0}% at the end.",
-            a.label,
-            100.0 * avg(a),
-            100.0 * avg(b)
-        );
     }
     let _ = writeln!(md);
     Ok(())
@@ -707,11 +640,12 @@ fn paired_seeds(report: &mut Report, comparison: Option<&Comparison>) -> anyhow:
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 md,
-                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% CI [{}, {}]).",
+                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% {} CI [{}, {}]).",
                 st.label(),
                 p.wins_b,
                 p.n,
                 crate::format::value(p.mean_diff),
+                p.diff_ci_method,
                 crate::format::value(p.diff_ci_low),
                 crate::format::value(p.diff_ci_high)
             );

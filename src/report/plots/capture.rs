@@ -10,8 +10,10 @@ use std::cell::RefCell;
 use super::style::{assign_colors, viridis};
 use super::{ErrorSeries, Heat, Pairs, Panel};
 
-/// The inputs of one figure, as its entry function received them.
+/// The inputs of one figure, as its entry function received them. One is built per
+/// figure drawn, so the variants' sizes do not matter.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)]
 pub enum Figure {
     /// [`super::bands_figure`].
     Bands {

@@ -132,6 +132,10 @@ fn draw_heat(
             }
         }
     }
+    if heat.grey.is_some() {
+        // The caller's notes say what its NaN cells are.
+        nan = 0;
+    }
     if nan + neg_inf + pos_inf > 0 {
         let mut parts = Vec::new();
         if nan > 0 {
@@ -298,7 +302,12 @@ pub(super) fn heatmap_buffer(
             plot.y1,
             (vmin, vmax),
             colorbar_label,
-            any_missing,
+            any_missing.then(|| {
+                left.grey
+                    .clone()
+                    .or_else(|| right.grey.clone())
+                    .unwrap_or_else(|| "not finite".to_string())
+            }),
             ext.is_empty(),
         )
     })?;
@@ -313,7 +322,7 @@ pub(super) fn draw_colorbar(
     y1: i32,
     (vmin, vmax): (f64, f64),
     label: &str,
-    show_missing: bool,
+    missing_label: Option<String>,
     no_values: bool,
 ) -> Result<()> {
     let w = 28;
@@ -363,7 +372,7 @@ pub(super) fn draw_colorbar(
         &label_style,
         (x0 + w + 10 + max_w + 24, (y0 + y1) / 2),
     )?;
-    if show_missing {
+    if let Some(missing_label) = missing_label {
         let y = y1 + 22;
         root.draw(&Rectangle::new(
             [(x0, y - 9), (x0 + w, y + 9)],
@@ -373,7 +382,7 @@ pub(super) fn draw_colorbar(
             [(x0, y - 9), (x0 + w, y + 9)],
             BLACK.stroke_width(1),
         ))?;
-        root.draw_text("not finite", &style, (x0 + w + 10, y))?;
+        root.draw_text(&missing_label, &style, (x0 + w + 10, y))?;
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ pub(super) fn landscape_buffer(
             y1.max(y0 + 200).min(by + bh as i32 - 40),
             (vmin, vmax),
             colorbar_label,
-            any_missing,
+            any_missing.then(|| "not finite".to_string()),
             ext.is_empty(),
         )
     })?;

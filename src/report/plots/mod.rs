@@ -142,6 +142,10 @@ pub struct Heat {
     pub values: Vec<Vec<f64>>,
     /// Caller notes, rendered inside the plot area before the automatic ones.
     pub notes: Vec<String>,
+    /// What a grey (NaN) cell means, when the caller knows (e.g. "0 in every seed"): the
+    /// colour bar's swatch says so instead of "not finite", and NaN cells get no
+    /// automatic note (the caller's notes count them). Infinite cells are still noted.
+    pub grey: Option<String>,
 }
 
 /// One panel of a [`landscape_grid`]: a value over a square grid of `(a, b)`.

@@ -386,6 +386,7 @@ fn heat(title: &str, layers: usize, steps: usize, f: impl Fn(usize, usize) -> f6
             .map(|s| (1..=layers).map(|l| f(s, l)).collect())
             .collect(),
         notes: vec![],
+        grey: None,
     }
 }
 
@@ -608,6 +609,7 @@ fn extreme_values_do_not_panic() {
             steps: xs.clone(),
             values: ys.iter().map(|y| vec![*y; 2]).collect(),
             notes: vec![],
+            grey: None,
         };
         heatmap_buffer("extreme", &heat, &heat, "v").unwrap();
     }
