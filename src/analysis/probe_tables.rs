@@ -1,7 +1,7 @@
 //! The micro-world probes of every complete run (`probes.json`, see
 //! [`crate::experiment::probes`]) as parquet tables, written by [`super::tables::collect`]
 //! beside the others. `when` is `init` (step 0) or `final` (the last step; absent for a
-//! run whose final weights are not finite). Runs finished before the probes existed have
+//! run whose final weights are not finite, or whose probes overflow). Runs finished before the probes existed have
 //! no rows.
 //!
 //! | table | one row per | columns |
@@ -199,7 +199,9 @@ impl ProbeTables {
 
     /// Adds one run's probes.
     pub(crate) fn push(&mut self, id: &str, probes: &RunProbes) -> anyhow::Result<()> {
-        self.snapshot(id, "init", &probes.init);
+        if let Some(init) = &probes.init {
+            self.snapshot(id, "init", init);
+        }
         if let Some(last) = &probes.last {
             self.snapshot(id, "final", last);
         }

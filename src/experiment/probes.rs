@@ -33,9 +33,11 @@ pub const PROBES_VERSION: u32 = 1;
 pub struct RunProbes {
     /// Layout version ([`PROBES_VERSION`]).
     pub version: u32,
-    /// At step 0.
-    pub init: Snapshot,
-    /// At the last step; `None` when the final weights are not all finite (a diverged run).
+    /// At step 0; `None` when a probe overflows (weights finite but so large that a
+    /// number of the snapshot is not: JSON cannot hold it).
+    pub init: Option<Snapshot>,
+    /// At the last step; `None` when the final weights are not all finite (a diverged
+    /// run), or a probe overflows.
     #[serde(rename = "final")]
     pub last: Option<Snapshot>,
 }
@@ -127,7 +129,7 @@ impl RunProbes {
         let arch = Arch::of(cfg);
         RunProbes {
             version: PROBES_VERSION,
-            init: Snapshot::measure(arch, init, &x, cfg.seed, 0),
+            init: Some(Snapshot::measure(arch, init, &x, cfg.seed, 0)).filter(Snapshot::is_finite),
             last: last
                 .iter()
                 .all(|v| v.is_finite())
@@ -238,8 +240,8 @@ mod tests {
         let c = cfg(true);
         let (init, _) = init_params(&c);
         let p = RunProbes::measure(&c, &init, &init, 0);
-        assert_eq!(p.init, p.last.clone().unwrap(), "same weights, same probes");
-        let s = &p.init;
+        assert_eq!(p.init, p.last, "same weights, same probes");
+        let s = p.init.as_ref().unwrap();
         assert_eq!(s.jacobian.singular_values.len(), JACOBIAN_INPUTS * 8);
         assert_eq!(s.jacobian.partial_gain.len(), 5);
         assert_eq!(s.lesions.single.len(), 5);
@@ -274,6 +276,13 @@ mod tests {
         bad[3] = f32::NAN;
         let p = RunProbes::measure(&c, &init, &bad, 7);
         assert!(p.last.is_none());
-        assert_eq!(p.init.step, 0);
+        assert_eq!(p.init.as_ref().unwrap().step, 0);
+        // Finite weights whose probes overflow f64 (s^4 of singular values ~1e180 in the
+        // effective rank) have no snapshot either.
+        let c = RunConfig { depth: 6, ..c };
+        let (init6, _) = init_params(&c);
+        let huge6: Vec<f32> = init6.iter().map(|v| v * 1e30).collect();
+        let p = RunProbes::measure(&c, &huge6, &huge6, 1);
+        assert_eq!((p.init, p.last), (None, None));
     }
 }

@@ -38,6 +38,12 @@ pub struct StepRecord {
     pub eval_input_dependent: Option<f64>,
 }
 
+/// A statistic JSON wrote as `null` reads back as NaN: serde_json writes NaN and ±inf as
+/// `null` (JSON has no such numbers), and a diverging run's last probe can hold them.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// One row of a run's per-layer probes.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerRecord {
@@ -46,19 +52,24 @@ pub struct LayerRecord {
     /// Layer number, 1 (next to the input) to depth (next to the loss).
     pub layer: usize,
     /// L2 norm of the weight gradient.
+    #[serde(deserialize_with = "nan_if_null")]
     pub grad_norm: f64,
     /// L2 norm of the bias gradient.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bias_grad_norm: f64,
     /// Mean of the layer's output over batch and units.
+    #[serde(deserialize_with = "nan_if_null")]
     pub act_mean: f64,
     /// Standard deviation of the layer's output over batch and units.
+    #[serde(deserialize_with = "nan_if_null")]
     pub act_std: f64,
     /// Fraction of the layer's ReLU outputs that are zero on the probe's training batch:
     /// sparsity, not death (zeros from f32 underflow included; see `underflow`). Read
     /// from older files' `dead_frac`.
-    #[serde(alias = "dead_frac")]
+    #[serde(alias = "dead_frac", deserialize_with = "nan_if_null")]
     pub sparsity: f64,
     /// L2 norm of the layer's weights.
+    #[serde(deserialize_with = "nan_if_null")]
     pub weight_norm: f64,
     /// Fraction of the layer's units off for every eval input (recorded where the probe
     /// step is also an eval step, as are the fields below).
@@ -579,5 +590,28 @@ mod tests {
         let ending = Trainer::new(&cfg).unwrap().run(0, &mut c).unwrap();
         assert_eq!(ending, Ending::Diverged { step: 0 });
         assert_eq!(c.steps[0].train_loss, None);
+        // Its last probe holds non-finite statistics; JSON writes them as null, and they
+        // read back as NaN (a run's files must always read back).
+        assert!(
+            c.layers.iter().any(|l| !l.act_std.is_finite()),
+            "{:?}",
+            c.layers
+        );
+        for l in &c.layers {
+            let text = serde_json::to_string(l).unwrap();
+            let back: LayerRecord = serde_json::from_str(&text).unwrap();
+            for (a, b) in [
+                (l.grad_norm, back.grad_norm),
+                (l.act_mean, back.act_mean),
+                (l.act_std, back.act_std),
+                (l.sparsity, back.sparsity),
+                (l.weight_norm, back.weight_norm),
+            ] {
+                assert!(
+                    a == b || (!a.is_finite() && b.is_nan()),
+                    "{a} read back as {b}"
+                );
+            }
+        }
     }
 }

@@ -239,3 +239,45 @@ seed = [4, 6]
     assert!(line.contains("every ReLU there is off"), "{line}");
     assert!(report.contains("does not compare the two arms"), "{report}");
 }
+
+/// A net that explodes at step 0 has non-finite statistics in its last probe: JSON writes
+/// them as null, and the run still reads back as diverged (not failed), its probes and
+/// report included.
+#[test]
+fn a_run_with_non_finite_statistics_is_diverged_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(
+        dir.path(),
+        "x.toml",
+        r#"name = "explode"
+[model]
+depth = 6
+width = 16
+init_scale = 1e30
+[train]
+steps = 20
+[task]
+eval_size = 64
+[grid]
+residual = [false, true]
+seed = [0]
+"#,
+    );
+    let out = ok(run_in(dir.path(), &["run", "x.toml", "--quiet"]));
+    let status = ok(run_in(dir.path(), &["status", "runs/explode"]));
+    assert!(
+        status.contains("2 of 2 runs complete") && !status.contains("damaged run"),
+        "{out}\n{status}"
+    );
+    let q = ok(run_in(
+        dir.path(),
+        &[
+            "query",
+            "runs/explode",
+            "SELECT count(*) AS n FROM runs WHERE status = 'diverged'",
+        ],
+    ));
+    assert!(q.lines().any(|l| l.trim() == "1" || l.trim() == "2"), "{q}");
+    let report = std::fs::read_to_string(dir.path().join("runs/explode/report.md")).unwrap();
+    assert!(report.contains("## Micro-world: why"), "{report}");
+}
