@@ -23,13 +23,14 @@
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `run_id` | str | the run's id (its directory name) |
+//! | `sweep` | str | the sweep's `name` (tables of several sweeps can be stacked) |
 //! | `depth`, `width` | i64 | layers, width |
 //! | `residual` | bool | ResMLP (true) or PlainMLP (false) |
 //! | `init_scale` | f64 | the init scale's value at this depth |
 //! | `init_scale_expr` | str | the init scale as written (`1/sqrt(depth)`, `1`) |
 //! | `seed` | i64 | seed of the init and data streams |
 //! | `optimizer` | str | `adam` or `sgd` |
-//! | `lr`, `momentum` | f64 | learning rate, SGD momentum |
+//! | `lr`, `momentum` | f64 | learning rate, SGD momentum (null under Adam, where it does not apply) |
 //! | `batch_size`, `steps`, `eval_size`, `eval_every`, `probe_every` | i64 | the other settings |
 //! | `status` | str | `completed` or `diverged` |
 //! | `initial_train_loss`, `initial_eval_loss`, `final_eval_loss`, `final_train_loss`, `best_eval_loss`, `loss_reduction` | f64, nullable | headline losses (`final_train_loss`: mean of the last 10 training losses; `loss_reduction` = final / initial eval loss) |
@@ -44,7 +45,7 @@
 //! | `git_commit` | str, nullable | commit it was built from |
 //! | `threads`, `vectorize` | i64 | threads of the run's math, runs trained together |
 //! | `resumed` | bool | the last session continued from a checkpoint |
-//! | `finished_at` | str | RFC 3339 UTC |
+//! | `finished_at` | timestamp (µs, UTC) | when the run finished |
 //!
 //! **`steps.parquet`** — one row per recorded step of every complete run, by `run_id`
 //! then `step`: `run_id` str, `step` i64, `train_loss` f64 nullable (null where not
@@ -307,7 +308,7 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         layers_out.write(&mut layers_buf.take_frame()?)?;
     }
 
-    let mut runs = runs_frame(&results)?;
+    let mut runs = runs_frame(&spec.name, &results)?;
     let refs: Vec<&RunResult> = results.iter().collect();
     let groups: Vec<Group<'_>> = summary::group_runs(&refs, &group_by, |r| {
         rank.get(&r.run_id).copied().unwrap_or(usize::MAX)
@@ -389,15 +390,18 @@ fn load_run(dir: &SweepDir, id: &str) -> Loaded {
 }
 
 /// The `runs.parquet` frame (see the module documentation), in the order given.
-fn runs_frame(results: &[RunResult]) -> anyhow::Result<DataFrame> {
+fn runs_frame(sweep: &str, results: &[RunResult]) -> anyhow::Result<DataFrame> {
     let cfgs: Vec<&RunConfig> = results.iter().map(|r| &r.config).collect();
-    let mut cols = vec![Column::new(
-        "run_id".into(),
-        results
-            .iter()
-            .map(|r| r.run_id.as_str())
-            .collect::<Vec<&str>>(),
-    )];
+    let mut cols = vec![
+        Column::new(
+            "run_id".into(),
+            results
+                .iter()
+                .map(|r| r.run_id.as_str())
+                .collect::<Vec<&str>>(),
+        ),
+        Column::new("sweep".into(), vec![sweep; results.len()]),
+    ];
     for name in SETTING_NAMES {
         cols.extend(setting_columns(name, &cfgs)?);
     }
@@ -467,8 +471,52 @@ fn runs_frame(results: &[RunResult]) -> anyhow::Result<DataFrame> {
         "resumed".into(),
         results.iter().map(|r| r.resumed).collect::<Vec<bool>>(),
     ));
-    cols.push(text("finished_at", |r| &r.finished_at));
+    cols.push(finished_at_column(results)?);
     Ok(DataFrame::new(results.len(), cols)?)
+}
+
+/// `finished_at` as a timestamp (microseconds, UTC) from each result's RFC 3339 text.
+fn finished_at_column(results: &[RunResult]) -> anyhow::Result<Column> {
+    let micros = results
+        .iter()
+        .map(|r| {
+            let t = humantime::parse_rfc3339_weak(&r.finished_at).with_context(|| {
+                format!(
+                    "{}: finished_at {:?} is not an RFC 3339 time",
+                    r.run_id, r.finished_at
+                )
+            })?;
+            let since = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| anyhow::anyhow!("{}: finished_at before 1970", r.run_id))?;
+            Ok(i64::try_from(since.as_micros())?)
+        })
+        .collect::<anyhow::Result<Vec<i64>>>()?;
+    let col = Column::new("finished_at".into(), micros);
+    pl(
+        col.cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        )),
+        || "cannot make finished_at a timestamp".into(),
+    )
+}
+
+/// A parquet writer (zstd) whose files every reader reads: pyarrow 10 and later,
+/// pandas, duckdb, polars and Spark.
+///
+/// polars' writer embeds the Arrow schema of its newest memory layout (strings as
+/// `string_view`, Arrow type 24) in the file's `ARROW:schema` metadata, and pyarrow 14
+/// and older refuse the whole file (`Unrecognized type: 24`). The data pages are plain
+/// parquet byte arrays either way; only that embedded schema differs, so the tables
+/// embed the schema of the oldest layout (`large_string`) instead.
+pub(crate) fn parquet_writer<W: Write>(w: W, schema: &Schema) -> ParquetWriter<W> {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    ParquetWriter::new(w)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(polars::io::parquet::write::KeyValueMetadata::Static(
+            vec![polars_parquet::write::schema_to_metadata_key(&arrow)],
+        )))
 }
 
 /// Step rows being gathered for one row group: per-column vectors, the run as an index
@@ -696,12 +744,9 @@ impl StagedParquet {
     fn create(path: &Path, schema: &Schema) -> anyhow::Result<StagedParquet> {
         let staged = Staged::create(path)?;
         let file = SharedFile(std::sync::Arc::new(std::sync::Mutex::new(staged.writer()?)));
-        let writer = pl(
-            ParquetWriter::new(file.clone())
-                .with_compression(ParquetCompression::Zstd(None))
-                .batched(schema),
-            || format!("cannot start {}", path.display()),
-        )?;
+        let writer = pl(parquet_writer(file.clone(), schema).batched(schema), || {
+            format!("cannot start {}", path.display())
+        })?;
         Ok(StagedParquet {
             staged,
             file,
@@ -732,12 +777,10 @@ impl StagedParquet {
     fn write_frame(path: &Path, df: &mut DataFrame) -> anyhow::Result<Staged> {
         let staged = Staged::create(path)?;
         let mut w = staged.writer()?;
-        pl(
-            ParquetWriter::new(&mut w)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(df),
-            || format!("cannot write {}", path.display()),
-        )?;
+        let schema = df.schema().clone();
+        pl(parquet_writer(&mut w, &schema).finish(df), || {
+            format!("cannot write {}", path.display())
+        })?;
         Staged::sync(w)?;
         Ok(staged)
     }
@@ -833,6 +876,12 @@ mod tests {
             );
             assert_eq!(strs(&runs, "optimizer")[i].as_deref(), Some("adam"));
             assert_eq!(f64s(&runs, "lr")[i], Some(1e-3));
+            // Momentum means nothing to Adam: null, not its default 0.9.
+            assert_eq!(f64s(&runs, "momentum")[i], None);
+            assert_eq!(
+                strs(&runs, "sweep")[i].as_deref(),
+                Some(c.sweep_name.as_str())
+            );
             assert_eq!(strs(&runs, "status")[i].as_deref(), Some(r.status.as_str()));
             let m = &r.metrics;
             assert_eq!(f64s(&runs, "initial_train_loss")[i], m.initial_train_loss);
@@ -857,9 +906,21 @@ mod tests {
             );
             assert_eq!(strs(&runs, "git_commit")[i], r.git_commit);
             assert_eq!(bools(&runs, "resumed")[i], Some(r.resumed));
+            // 2025-01-01T00:00:00Z, in microseconds since 1970.
+            assert_eq!(r.finished_at, "2025-01-01T00:00:00Z");
+            let finished = runs.column("finished_at").unwrap();
             assert_eq!(
-                strs(&runs, "finished_at")[i].as_deref(),
-                Some(r.finished_at.as_str())
+                finished.dtype(),
+                &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            );
+            assert_eq!(
+                finished
+                    .cast(&DataType::Int64)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .get(i),
+                Some(1_735_689_600_000_000)
             );
         }
         let diverged_row = results

@@ -10,6 +10,7 @@ mod report;
 mod resume;
 mod shards;
 mod sweeps;
+mod tables;
 mod train;
 mod util;
 mod vectorized;
