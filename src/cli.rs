@@ -147,9 +147,29 @@ pub struct SweepArgs {
     /// A sweep file (TOML), or a sweep directory under the runs directory; the built-in
     /// default sweep when omitted.
     pub sweep: Option<PathBuf>,
+    /// Overrides of the sweep, checked like the file: `train.steps=2000`,
+    /// `grid.seed=0..9`, `model.width=128`, `grid.residual=false,true`, `name=short`. The
+    /// sweep with them is what is frozen into `runs/<name>/sweep.toml`.
+    #[arg(value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
     /// Directory holding one directory per sweep.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
+}
+
+impl SweepArgs {
+    /// The sweep file or directory, and the overrides: a first word that reads as
+    /// `key=value` and names no file is an override of the default sweep.
+    pub fn sweep_and_overrides(&self) -> (Option<&std::path::Path>, Vec<String>) {
+        match &self.sweep {
+            Some(p) if !p.exists() && crate::sweep::is_override(&p.to_string_lossy()) => {
+                let mut all = vec![p.to_string_lossy().into_owned()];
+                all.extend(self.overrides.iter().cloned());
+                (None, all)
+            }
+            p => (p.as_deref(), self.overrides.clone()),
+        }
+    }
 }
 
 /// `resweep run`.
@@ -194,6 +214,10 @@ pub struct TrainArgs {
     /// One flag per run setting (`--depth`, `--init-scale`, ...), with its default.
     #[command(flatten)]
     pub settings: SettingFlags,
+    /// Settings as in a sweep file, beside the flags: `model.depth=30`, `steps=200`,
+    /// `train.optimizer=sgd`; they win over the flags.
+    #[arg(value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
     /// Print the full record (config, metrics, steps, layers) as JSON.
     #[arg(long)]
     pub json: bool,

@@ -60,7 +60,10 @@ pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
 
 /// Loads, expands and reconciles a sweep with its directory. Writes nothing.
 pub fn load(args: &SweepArgs, force: bool) -> anyhow::Result<Loaded> {
-    let spec = load_spec(args.sweep.as_deref())?;
+    let (sweep, overrides) = args.sweep_and_overrides();
+    let spec = load_spec(sweep)?
+        .with_overrides(&overrides)
+        .map_err(|e| bad_diagnostic(e.to_string()))?;
     let runs = spec.expand().map_err(|e| bad_diagnostic(e.to_string()))?;
     let dir = SweepDir::new(&args.runs_dir, &spec.name);
     let frozen = dir.frozen_sweep();

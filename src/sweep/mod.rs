@@ -144,6 +144,7 @@
 
 mod error;
 mod expand;
+mod overrides;
 mod schema;
 mod toml_values;
 mod value;
@@ -152,8 +153,9 @@ use std::path::Path;
 
 pub use error::{Pos, SweepError};
 pub use expand::MAX_POINTS;
+pub use overrides::{is_override, Override};
 pub use schema::{Axis, Exclude, Include};
-pub use value::{apply_setting, apply_setting_text, AxisValue};
+pub use value::{apply_setting, apply_setting_text, AxisValue, FIXED_TABLES};
 
 use crate::config::{RunConfig, SETTING_NAMES};
 use error::Ctx;

@@ -5,6 +5,7 @@ mod analysis;
 mod bad_input;
 mod bench;
 mod integrity;
+mod overrides;
 mod physics;
 mod report;
 mod resume;
