@@ -15,6 +15,10 @@ pub struct Cli {
     /// The command; `run` with the default sweep when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// No output but errors, warnings and what was asked for (`--json`, query results);
+    /// no progress display.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 impl Cli {
@@ -53,7 +57,7 @@ pub enum Command {
     /// Write (and optionally submit) a Slurm job array that runs the sweep in shards.
     Slurm(SlurmArgs),
     /// Progress of a sweep across all its shards and processes.
-    Status(DirArgs),
+    Status(StatusArgs),
     /// Check a sweep directory like fsck: every run's seal, every checkpoint, and the
     /// tables against the run directories; exit 0 only when everything verifies.
     Verify(DirArgs),
@@ -139,6 +143,9 @@ pub struct CompareArgs {
     /// Exit with code 1 when the audit finds anything unfair.
     #[arg(long)]
     pub strict: bool,
+    /// Print the audit and the statistics as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where a sweep comes from and where its outputs go.
@@ -186,9 +193,9 @@ pub struct RunArgs {
     /// Accept a sweep file whose fixed settings changed since the sweep was first run.
     #[arg(long)]
     pub force: bool,
-    /// No progress output (failures and warnings still print).
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Also print the summary over seeds (every group, every metric) at the end.
+    #[arg(long)]
+    pub summary: bool,
     /// Run only shard K of N (0-based, e.g. 0/4): a deterministic, work-balanced part of
     /// the grid. Shards may run at once into one runs directory.
     #[arg(long, value_name = "K/N")]
@@ -206,6 +213,19 @@ pub struct RunArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
+    /// Print the plan as JSON (every run with its settings and status, the counts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `resweep status`.
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Print the progress as JSON (per shard, the totals, failed and damaged runs).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `resweep train`.

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     keep_freed_pages();
     commands::pin_math_threads();
     let cli = Cli::parse();
+    output::set_quiet(cli.quiet);
     let command = cli.command_or_default();
     let result = match &command {
         Command::Run(a) => commands::run::run(a),

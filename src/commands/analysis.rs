@@ -31,8 +31,16 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
 
 /// Collects the tables and prints what was found and the summary over seeds.
 pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
+    aggregate_and_show(dir, true)
+}
+
+/// [`aggregate_and_print`], with the summary over seeds only when `summary` is set (the
+/// short ending of `resweep run`).
+pub fn aggregate_and_show(dir: &SweepDir, summary: bool) -> anyhow::Result<tables::Collected> {
     let (c, built) = collect_and_report(dir, |c| {
-        crate::outln!("\n{}", analysis::summary_table(c));
+        if summary {
+            crate::outln!("\n{}", analysis::summary_table(c));
+        }
         crate::outln!("{}", c.status_line());
         let missing = c.missing();
         if !missing.is_empty() {
@@ -202,6 +210,13 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
     };
     let c = comparison(&dir, &spec)?;
     write_comparison(&dir, &c)?;
+    if a.json {
+        crate::dataln!("{}", serde_json::to_string_pretty(&comparison_json(&c))?);
+        if a.strict && !c.fair() {
+            return Ok(Exit::SomeFailed);
+        }
+        return Ok(Exit::Ok);
+    }
     crate::out!("{}", compare::render::render_text(&c));
     crate::outln!(
         "\nwritten: {}",
@@ -211,4 +226,55 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::SomeFailed);
     }
     Ok(Exit::Ok)
+}
+
+/// `resweep compare --json`: the verdict, every flag, and per stratum its pairs and
+/// statistics (non-finite numbers as null).
+fn comparison_json(c: &compare::Comparison) -> serde_json::Value {
+    let strata: Vec<serde_json::Value> = c
+        .strata
+        .iter()
+        .map(|s| {
+            let settings: serde_json::Map<String, serde_json::Value> = s
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                .collect();
+            let pairs: Vec<serde_json::Value> = s
+                .pairs
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "seed": p.seed, "run_a": p.run_a, "run_b": p.run_b,
+                        "a": p.a, "b": p.b,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "settings": settings,
+                "arm": s.arm,
+                "pairs": pairs,
+                "stats": s.stats,
+            })
+        })
+        .collect();
+    let flags: Vec<serde_json::Value> = c
+        .flags
+        .iter()
+        .map(|f| serde_json::json!({"kind": f.kind, "message": f.message, "runs": f.runs}))
+        .collect();
+    serde_json::json!({
+        "axis": c.axis,
+        "metric": c.metric,
+        "lower_is_better": c.lower_is_better,
+        "arms": c.arms,
+        "baseline": c.baseline,
+        "runs": c.runs,
+        "pairs": c.pairs,
+        "fair": c.fair(),
+        "verdict": c.verdict(),
+        "flags": flags,
+        "skipped_checks": c.skipped_checks,
+        "strata": strata,
+    })
 }

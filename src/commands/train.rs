@@ -144,7 +144,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
             steps: &steps,
             layers: &layers,
         };
-        crate::outln!("{}", serde_json::to_string_pretty(&record)?);
+        crate::dataln!("{}", serde_json::to_string_pretty(&record)?);
     } else {
         crate::out!(
             "{}",

@@ -5,6 +5,7 @@ mod analysis;
 mod bad_input;
 mod bench;
 mod integrity;
+mod output;
 mod overrides;
 mod physics;
 mod report;
