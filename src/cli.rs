@@ -110,7 +110,7 @@ pub struct DirArgs {
 pub struct QueryArgs {
     /// `[SWEEP_DIR] SQL`: the sweep directory (optional) and the query, e.g.
     /// "SELECT depth, residual, avg(final_eval_loss) FROM runs GROUP BY depth, residual".
-    #[arg(num_args = 1..=2, required = true, value_names = ["SWEEP_DIR", "SQL"])]
+    #[arg(num_args = 0..=2, value_names = ["SWEEP_DIR", "SQL"])]
     pub args: Vec<String>,
     /// Directory holding one directory per sweep.
     #[arg(long, default_value = "runs")]

@@ -17,6 +17,7 @@
 mod columns;
 pub mod compare;
 pub mod query;
+pub mod sql;
 pub mod stats;
 pub mod summary;
 pub mod tables;

@@ -113,6 +113,8 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
         "empty query: write a SQL statement such as \"SELECT * FROM summary\" (tables: {})",
         TABLE_NAMES.join(", ")
     );
+    let sql = super::sql::prepare(sql).map_err(|e| anyhow::anyhow!("query failed: {e}"))?;
+    let sql = sql.as_str();
     let run = || -> PolarsResult<DataFrame> {
         let mut ctx = SQLContext::new();
         for t in TABLE_NAMES {
@@ -127,7 +129,7 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(df)) => Ok(df),
         Ok(Err(e)) => {
-            let mut msg = first_line(&e.to_string());
+            let mut msg = super::sql::polars_message(&e.to_string());
             if msg.starts_with("relation ") && msg.contains("not found") {
                 msg.push_str(&format!(" (tables: {})", TABLE_NAMES.join(", ")));
             }

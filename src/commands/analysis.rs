@@ -146,7 +146,21 @@ pub fn aggregate(a: &DirArgs) -> anyhow::Result<Exit> {
 
 /// Runs `resweep query`.
 pub fn query(a: &QueryArgs) -> anyhow::Result<Exit> {
+    let missing = |dir: Option<&str>| {
+        let (after, arg) = dir.map_or((String::new(), String::new()), |d| {
+            (format!(" after `{d}`"), format!("{d} "))
+        });
+        bad_input(format!(
+            "missing SQL{after}: e.g. resweep query {arg}\"SELECT * FROM runs LIMIT 5\" (tables: {})",
+            analysis::tables::TABLE_NAMES.join(", ")
+        ))
+    };
     let (dir, sql) = match a.args.as_slice() {
+        [] => return Err(missing(None)),
+        // One word that names a directory or a sweep file is not a query.
+        [one] if Path::new(one).exists() || one.ends_with(".toml") => {
+            return Err(missing(Some(one)));
+        }
         [sql] => (None, sql),
         [dir, sql] => (Some(Path::new(dir)), sql),
         _ => return Err(bad_input("usage: resweep query [SWEEP_DIR] \"SQL\"")),

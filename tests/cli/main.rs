@@ -8,6 +8,7 @@ mod integrity;
 mod output;
 mod overrides;
 mod physics;
+mod query;
 mod report;
 mod resume;
 mod shards;
