@@ -18,7 +18,8 @@
 //! not exist. The statistics columns of `summary` keep `NaN` where a statistic is
 //! undefined (see [`super::stats`]).
 //!
-//! **`runs.parquet`** — one row per complete run, sorted by `run_id`:
+//! **`runs.parquet`** — one row per complete run, by `run_id` in natural order (digits
+//! compare as numbers: `d4-…` before `d12-…`):
 //!
 //! | column | type | meaning |
 //! |---|---|---|
@@ -232,14 +233,29 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         .filter(|a| a != "seed")
         .collect();
 
-    // Sweep order (for the summary's group order) and id order (for the tables).
-    let rank: HashMap<String, usize> = configs
+    // Sweep order with numeric axes in numeric order (for the summary's group order:
+    // depth 4, 12, 24 however the file lists them) and id order (for the tables).
+    let mut numeric = spec.clone();
+    for axis in &mut numeric.axes {
+        let value = |v: &crate::config::AxisValue| match v {
+            crate::config::AxisValue::Int(i) => Some(*i as f64),
+            crate::config::AxisValue::Float(f) => Some(*f),
+            _ => None,
+        };
+        if axis.values.iter().all(|v| value(v).is_some()) {
+            axis.values
+                .sort_by(|a, b| value(a).unwrap_or(0.0).total_cmp(&value(b).unwrap_or(0.0)));
+        }
+    }
+    let ranked = numeric.expand().unwrap_or_else(|_| configs.clone());
+    let rank: HashMap<String, usize> = ranked
         .iter()
         .enumerate()
         .map(|(i, c)| (c.run_id(), i))
         .collect();
     let mut ids: Vec<String> = rank.keys().cloned().collect();
-    ids.sort_unstable();
+    // Natural order: d4-… before d12-…, seed2 before seed10.
+    ids.sort_unstable_by(|a, b| crate::format::natural_cmp(a, b));
     let expected: HashSet<&str> = ids.iter().map(String::as_str).collect();
     let ignored: Vec<String> = dir
         .run_ids_on_disk()?
@@ -841,7 +857,7 @@ mod tests {
             .iter()
             .map(|c| fx.dir.run(&c.run_id()).read_result().unwrap())
             .collect();
-        results.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        results.sort_by(|a, b| crate::format::natural_cmp(&a.run_id, &b.run_id));
         let c = collect(&fx.dir).unwrap();
         assert_eq!(c.expected, 6);
         assert_eq!(
@@ -1164,7 +1180,7 @@ mod tests {
 
         let runs = read_parquet(&table_path(&fx.dir, "runs"));
         let mut want: Vec<String> = c[..3].iter().map(RunConfig::run_id).collect();
-        want.sort();
+        want.sort_by(|a, b| crate::format::natural_cmp(a, b));
         assert_eq!(
             strs(&runs, "run_id")
                 .into_iter()

@@ -292,3 +292,39 @@ fn comparison_json(c: &compare::Comparison) -> serde_json::Value {
         "strata": strata,
     })
 }
+
+/// The one-line warning `resweep run` ends with when the fairness audit (the report's:
+/// along `residual`, else the first axis but `seed`) finds the sweep unfair.
+pub fn unfair_warning(dir: &SweepDir) -> anyhow::Result<Option<String>> {
+    let frozen =
+        SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_diagnostic(e.to_string()))?;
+    let axes = frozen.axis_names();
+    let Some(axis) = axes
+        .iter()
+        .find(|a| a.as_str() == "residual")
+        .or_else(|| axes.iter().find(|a| a.as_str() != "seed"))
+    else {
+        return Ok(None);
+    };
+    if !tables::table_path(dir, "runs").is_file() {
+        return Ok(None);
+    }
+    let spec = compare::CompareSpec {
+        axis: axis.clone(),
+        metric: "final_eval_loss".into(),
+        baseline: None,
+        lower_is_better: true,
+    };
+    // Too few runs to compare is no unfairness.
+    let Ok(c) = comparison(dir, &spec) else {
+        return Ok(None);
+    };
+    Ok((!c.fair()).then(|| {
+        format!(
+            "warning: {} — details: `resweep compare {} --axis {axis}` or {}",
+            c.verdict(),
+            dir.root().display(),
+            dir.root().join("report.md").display()
+        )
+    }))
+}

@@ -305,6 +305,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         );
     }
     crate::outln!("outputs: {}", l.dir.root().display());
+    if args.shard.is_none() {
+        if let Some(warning) = super::analysis::unfair_warning(&l.dir)? {
+            crate::errln!("{warning}");
+        }
+    }
     if cancel.load(Ordering::Relaxed) {
         let done = s.already_done + done_now;
         crate::errln!(

@@ -151,6 +151,7 @@ mod value;
 
 use std::path::Path;
 
+pub(crate) use error::did_you_mean;
 pub use error::{Pos, SweepError};
 pub use expand::MAX_POINTS;
 pub use overrides::{is_override, Override};

@@ -4,6 +4,7 @@
 mod analysis;
 mod bad_input;
 mod bench;
+mod fairness;
 mod integrity;
 mod output;
 mod overrides;
