@@ -331,7 +331,7 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
     ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            crate::errln!("\ninterrupt: finishing checkpoints of running runs (press Ctrl-C again to exit at once)");
+            crate::runner::reporter::request_interrupt_notice();
         } else {
             std::process::exit(130);
         }

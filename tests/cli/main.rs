@@ -9,6 +9,7 @@ mod integrity;
 mod output;
 mod overrides;
 mod physics;
+mod progress;
 mod query;
 mod report;
 mod resume;
