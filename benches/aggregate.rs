@@ -88,10 +88,8 @@ fn main() -> Result<()> {
     let (bench_root, _cleanup) = match std::env::var_os("RESWEEP_BENCH_DIR") {
         Some(dir) => (PathBuf::from(dir), None),
         None => {
-            let root = std::env::temp_dir().join(format!(
-                "resweep-bench-aggregate-{}",
-                std::process::id()
-            ));
+            let root = std::env::temp_dir()
+                .join(format!("resweep-bench-aggregate-{}", std::process::id()));
             (root.clone(), Some(RemoveOnDrop(root)))
         }
     };

@@ -58,6 +58,8 @@ pub enum Command {
     Slurm(SlurmArgs),
     /// Progress of a sweep across all its shards and processes.
     Status(StatusArgs),
+    /// The sweeps under the runs directory: run counts, status, size, last change.
+    List(ListArgs),
     /// Check a sweep directory like fsck: every run's seal, every checkpoint, and the
     /// tables against the run directories; exit 0 only when everything verifies.
     Verify(DirArgs),
@@ -214,6 +216,17 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
     /// Print the plan as JSON (every run with its settings and status, the counts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `resweep list`.
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Directory holding one directory per sweep.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Print the list as JSON.
     #[arg(long)]
     pub json: bool,
 }

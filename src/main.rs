@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
         Command::Status(a) => commands::status::status(a),
+        Command::List(a) => commands::list::list(a),
         Command::Verify(a) => commands::verify::run(a),
     };
     let code = match result {

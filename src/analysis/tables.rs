@@ -1225,7 +1225,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_follow_the_sweep_axes_in_sweep_order() {
+    fn groups_follow_the_sweep_axes_numbers_in_numeric_order() {
         let toml = r#"
 name = "grid"
 [model]
@@ -1262,10 +1262,12 @@ seed = [0, 1]
         assert_eq!(
             groups,
             vec![
-                g("1/sqrt(depth)", "3"),
+                // Axes in sweep order; an all-number axis in numeric order (depth
+                // 2 before 3 although the file lists 3 first), the others as written.
                 g("1/sqrt(depth)", "2"),
-                g("1", "3"),
-                g("1", "2")
+                g("1/sqrt(depth)", "3"),
+                g("1", "2"),
+                g("1", "3")
             ]
         );
         let names: Vec<String> = c

@@ -4,6 +4,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod list;
 pub mod run;
 pub mod slurm;
 pub mod status;

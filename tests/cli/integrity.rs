@@ -400,6 +400,8 @@ fn printing_commands() -> Vec<Vec<&'static str>> {
         vec!["compare", "runs/pipes", "--json"],
         vec!["plan", "s.toml", "--json"],
         vec!["status", "runs/pipes", "--json"],
+        vec!["list"],
+        vec!["list", "--json"],
         vec!["run", "s.toml"],
         vec!["run", "s.toml", "--summary"],
         vec!["slurm", "s.toml", "--tasks", "2"],

@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod fairness;
 mod integrity;
+mod list;
 mod output;
 mod overrides;
 mod physics;
