@@ -1281,10 +1281,11 @@ seed = [0, 1]
             ["init_scale", "init_scale_expr", "depth", "metric"]
         );
         let scale = f64s(&c.summary, "init_scale");
-        assert_eq!(scale[0], Some(1.0 / 3f64.sqrt()));
+        // Depth 2 first, then 3: the init scale's value at each.
+        assert_eq!(scale[0], Some(1.0 / 2f64.sqrt()));
         assert_eq!(
             scale[summary::SUMMARY_METRICS.len()],
-            Some(1.0 / 2f64.sqrt())
+            Some(1.0 / 3f64.sqrt())
         );
         assert!(c.summary_rows.iter().all(|r| r.stats.n == 2));
 

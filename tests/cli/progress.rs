@@ -22,8 +22,7 @@ fn progress_counts_resumed_runs_and_keeps_the_interrupt_notice() {
     // The last progress line: every run counted, the resumed ones named.
     let last = err
         .lines()
-        .filter(|l| l.starts_with('['))
-        .last()
+        .rfind(|l| l.starts_with('['))
         .unwrap_or_else(|| panic!("no progress line: {err}"));
     assert!(last.starts_with("[4/4 runs ("), "{err}");
     assert!(last.contains("resumed from checkpoints"), "{err}");
