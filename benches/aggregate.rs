@@ -8,9 +8,10 @@
 //!    store's own API (`prepare`, `steps.jsonl` of 1,001 rows, `layers.jsonl` of 21 probes x
 //!    20 layers, `finish` with `RunMetrics::from_records`). The records are deterministic
 //!    pseudo-random values of realistic magnitudes (ChaCha8 seeded by the run's index); no
-//!    training runs. The data is cached in `$RESWEEP_BENCH_DIR/runs-<N>/synthetic`
-//!    (default `<temp dir>/resweep-bench-aggregate`) and reused while its `COMPLETE`
-//!    marker matches; an interrupted generation resumes.
+//!    training runs. With `RESWEEP_BENCH_DIR` set, the data is cached in
+//!    `$RESWEEP_BENCH_DIR/runs-<N>/synthetic` and reused while its `COMPLETE` marker
+//!    matches (an interrupted generation resumes); without it, the data goes to a
+//!    directory of its own under the system's temporary directory, removed at the end.
 //! 2. Times `resweep::analysis::collect` (wall time) and measures its peak RSS: `VmHWM`,
 //!    reset just before collecting by writing `5` to `/proc/self/clear_refs`; where that
 //!    reset does not work, collect runs in a child process (this binary again, with
@@ -20,7 +21,7 @@
 //! 4. Prints the figures next to the targets. It never asserts on time.
 //!
 //! Environment: `RESWEEP_BENCH_RUNS` (default 10000, rounded up to a multiple of 10) for
-//! a quicker smoke run; `RESWEEP_BENCH_DIR` for the cache; `RESWEEP_BENCH_ISOLATE=1` to
+//! a quicker smoke run; `RESWEEP_BENCH_DIR` to keep the data as a cache; `RESWEEP_BENCH_ISOLATE=1` to
 //! collect in a child process even where the in-process reset works.
 
 use std::fs;
@@ -82,9 +83,16 @@ fn main() -> Result<()> {
     let runs = requested_runs()?;
     let seeds = runs.div_ceil(POINTS_PER_SEED);
     let runs = seeds * POINTS_PER_SEED;
-    let bench_root = std::env::var_os("RESWEEP_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("resweep-bench-aggregate"));
+    // A cache only when asked for: otherwise the data (1.7 GB at 10,000 runs) is removed
+    // when the benchmark ends, however it ends (but a kill).
+    let (bench_root, _cleanup) = match std::env::var_os("RESWEEP_BENCH_DIR") {
+        Some(dir) => (PathBuf::from(dir), None),
+        None => {
+            let root = std::env::temp_dir()
+                .join(format!("resweep-bench-aggregate-{}", std::process::id()));
+            (root.clone(), Some(RemoveOnDrop(root)))
+        }
+    };
     let data_dir = bench_root.join(format!("runs-{runs}"));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -197,6 +205,20 @@ fn main() -> Result<()> {
         analysis::write_output(df, Format::Table, None)?;
     }
     Ok(())
+}
+
+/// Removes a directory tree when dropped (the benchmark's own data).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            match fs::remove_dir_all(&self.0) {
+                Ok(()) => println!("removed {}", self.0.display()),
+                Err(e) => eprintln!("cannot remove {}: {e}", self.0.display()),
+            }
+        }
+    }
 }
 
 fn requested_runs() -> Result<usize> {

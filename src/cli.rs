@@ -15,6 +15,10 @@ pub struct Cli {
     /// The command; `run` with the default sweep when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// No output but errors, warnings and what was asked for (`--json`, query results);
+    /// no progress display.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
 }
 
 impl Cli {
@@ -53,7 +57,9 @@ pub enum Command {
     /// Write (and optionally submit) a Slurm job array that runs the sweep in shards.
     Slurm(SlurmArgs),
     /// Progress of a sweep across all its shards and processes.
-    Status(DirArgs),
+    Status(StatusArgs),
+    /// The sweeps under the runs directory: run counts, status, size, last change.
+    List(ListArgs),
     /// Check a sweep directory like fsck: every run's seal, every checkpoint, and the
     /// tables against the run directories; exit 0 only when everything verifies.
     Verify(DirArgs),
@@ -130,7 +136,7 @@ pub struct DirArgs {
 pub struct QueryArgs {
     /// `[SWEEP_DIR] SQL`: the sweep directory (optional) and the query, e.g.
     /// "SELECT depth, residual, avg(final_eval_loss) FROM runs GROUP BY depth, residual".
-    #[arg(num_args = 1..=2, required = true, value_names = ["SWEEP_DIR", "SQL"])]
+    #[arg(num_args = 0..=2, value_names = ["SWEEP_DIR", "SQL"])]
     pub args: Vec<String>,
     /// Directory holding one directory per sweep.
     #[arg(long, default_value = "runs")]
@@ -163,6 +169,9 @@ pub struct CompareArgs {
     /// Exit with code 1 when the audit finds anything unfair.
     #[arg(long)]
     pub strict: bool,
+    /// Print the audit and the statistics as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Where a sweep comes from and where its outputs go.
@@ -171,9 +180,29 @@ pub struct SweepArgs {
     /// A sweep file (TOML), or a sweep directory under the runs directory; the built-in
     /// default sweep when omitted.
     pub sweep: Option<PathBuf>,
+    /// Overrides of the sweep, checked like the file: `train.steps=2000`,
+    /// `grid.seed=0..9`, `model.width=128`, `grid.residual=false,true`, `name=short`. The
+    /// sweep with them is what is frozen into `runs/<name>/sweep.toml`.
+    #[arg(value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
     /// Directory holding one directory per sweep.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
+}
+
+impl SweepArgs {
+    /// The sweep file or directory, and the overrides: a first word that reads as
+    /// `key=value` and names no file is an override of the default sweep.
+    pub fn sweep_and_overrides(&self) -> (Option<&std::path::Path>, Vec<String>) {
+        match &self.sweep {
+            Some(p) if !p.exists() && crate::sweep::is_override(&p.to_string_lossy()) => {
+                let mut all = vec![p.to_string_lossy().into_owned()];
+                all.extend(self.overrides.iter().cloned());
+                (None, all)
+            }
+            p => (p.as_deref(), self.overrides.clone()),
+        }
+    }
 }
 
 /// `resweep run`.
@@ -190,9 +219,9 @@ pub struct RunArgs {
     /// Accept a sweep file whose fixed settings changed since the sweep was first run.
     #[arg(long)]
     pub force: bool,
-    /// No progress output (failures and warnings still print).
-    #[arg(long, short)]
-    pub quiet: bool,
+    /// Also print the summary over seeds (every group, every metric) at the end.
+    #[arg(long)]
+    pub summary: bool,
     /// Run only shard K of N (0-based, e.g. 0/4): a deterministic, work-balanced part of
     /// the grid. Shards may run at once into one runs directory.
     #[arg(long, value_name = "K/N")]
@@ -210,6 +239,30 @@ pub struct RunArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub sweep: SweepArgs,
+    /// Print the plan as JSON (every run with its settings and status, the counts).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `resweep list`.
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    /// Directory holding one directory per sweep.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `resweep status`.
+#[derive(Args, Debug, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub dir: DirArgs,
+    /// Print the progress as JSON (per shard, the totals, failed and damaged runs).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `resweep train`.
@@ -218,6 +271,10 @@ pub struct TrainArgs {
     /// One flag per run setting (`--depth`, `--init-scale`, ...), with its default.
     #[command(flatten)]
     pub settings: SettingFlags,
+    /// Settings as in a sweep file, beside the flags: `model.depth=30`, `steps=200`,
+    /// `train.optimizer=sgd`; they win over the flags.
+    #[arg(value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
     /// Print the full record (config, metrics, steps, layers) as JSON.
     #[arg(long)]
     pub json: bool,

@@ -522,3 +522,72 @@ mod tests {
         assert_eq!(tidy("-0.000".into()), "0");
     }
 }
+
+/// Orders text naturally: runs of digits compare as numbers (`depth=4` before
+/// `depth=12`, `d4-…` before `d12-…`), whole numbers numerically (`0.5` before `1`),
+/// everything else as text.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    if let (Ok(x), Ok(y)) = (a.parse::<f64>(), b.parse::<f64>()) {
+        return x.total_cmp(&y).then_with(|| a.cmp(b));
+    }
+    let (mut i, mut j) = (a.as_bytes(), b.as_bytes());
+    while !i.is_empty() && !j.is_empty() {
+        let (x, y) = (i[0], j[0]);
+        if x.is_ascii_digit() && y.is_ascii_digit() {
+            let nx = i.iter().take_while(|c| c.is_ascii_digit()).count();
+            let ny = j.iter().take_while(|c| c.is_ascii_digit()).count();
+            let (dx, dy) = (&i[..nx], &j[..ny]);
+            let strip = |d: &[u8]| -> usize { d.iter().take_while(|c| **c == b'0').count() };
+            let (tx, ty) = (&dx[strip(dx)..], &dy[strip(dy)..]);
+            let o = tx.len().cmp(&ty.len()).then_with(|| tx.cmp(ty));
+            if o != Ordering::Equal {
+                return o;
+            }
+            i = &i[nx..];
+            j = &j[ny..];
+        } else {
+            if x != y {
+                return x.cmp(&y);
+            }
+            i = &i[1..];
+            j = &j[1..];
+        }
+    }
+    i.len().cmp(&j.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod natural_tests {
+    use super::natural_cmp;
+
+    #[test]
+    fn numbers_sort_as_numbers() {
+        let mut v = vec![
+            "depth=24",
+            "depth=4",
+            "depth=12",
+            "1/sqrt(depth)",
+            "1",
+            "0.5",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "0.5",
+                "1",
+                "1/sqrt(depth)",
+                "depth=4",
+                "depth=12",
+                "depth=24"
+            ]
+        );
+        let mut ids = vec!["d12-res-seed0-aa", "d4-res-seed10-bb", "d4-res-seed2-cc"];
+        ids.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            ids,
+            ["d4-res-seed2-cc", "d4-res-seed10-bb", "d12-res-seed0-aa"]
+        );
+    }
+}

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
     keep_freed_pages();
     commands::pin_math_threads();
     let cli = Cli::parse();
+    output::set_quiet(cli.quiet);
     let command = cli.command_or_default();
     let result = match &command {
         Command::Run(a) => commands::run::run(a),
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Report(a) => commands::analysis::report(a),
         Command::Slurm(a) => commands::slurm::slurm(a),
         Command::Status(a) => commands::status::status(a),
+        Command::List(a) => commands::list::list(a),
         Command::Verify(a) => commands::verify::run(a),
         Command::Landscape(a) => commands::landscape::run(a),
     };

@@ -13,6 +13,7 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 /// The first write error on standard output, if any.
@@ -20,16 +21,38 @@ static STDOUT_ERROR: Mutex<Option<io::Error>> = Mutex::new(None);
 /// The first write error on standard error, if any.
 static STDERR_ERROR: Mutex<Option<io::Error>> = Mutex::new(None);
 
-/// Prints to standard output (never panics; see the module doc).
-#[macro_export]
-macro_rules! out {
-    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+/// `--quiet`: the human-readable output of [`out!`] and [`outln!`] is not printed.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Turns `--quiet` on or off for the process.
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
 }
 
-/// Prints a line to standard output (never panics; see the module doc).
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Prints to standard output (never panics; see the module doc); nothing under
+/// `--quiet`.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { if !$crate::output::quiet() { $crate::output::write_stdout(format_args!($($arg)*)) } };
+}
+
+/// Prints a line to standard output (never panics; see the module doc); nothing under
+/// `--quiet`.
 #[macro_export]
 macro_rules! outln {
-    () => { $crate::output::write_stdout(format_args!("\n")) };
+    () => { if !$crate::output::quiet() { $crate::output::write_stdout(format_args!("\n")) } };
+    ($($arg:tt)*) => { if !$crate::output::quiet() { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) } };
+}
+
+/// Prints a line of data that was asked for (`--json`) to standard output, `--quiet` or
+/// not (never panics).
+#[macro_export]
+macro_rules! dataln {
     ($($arg:tt)*) => { $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
 }
 

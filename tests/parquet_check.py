@@ -11,6 +11,7 @@ columns (quantiles, ratios, the line's t) independently; and tables/landscape.pa
 when `resweep landscape` wrote it, against the slice files in landscape/. Prints one
 line per table and exits non-zero on any mismatch.
 """
+import datetime
 import json
 import math
 import pathlib
@@ -33,12 +34,15 @@ def main(sweep_dir):
     errors = []
 
     runs = tables["runs"].to_pylist()
-    expect_types = {"run_id": "string", "depth": "int64", "residual": "bool", "init_scale": "double",
-                    "seed": "int64", "final_eval_loss": "double", "init_hash": "string"}
+    expect_types = {"run_id": "string", "sweep": "string", "depth": "int64", "residual": "bool",
+                    "init_scale": "double", "seed": "int64", "momentum": "double",
+                    "final_eval_loss": "double", "init_hash": "string",
+                    "finished_at": "timestamp[us, tz=UTC]"}
     schema = {f.name: str(f.type) for f in tables["runs"].schema}
     for col, ty in expect_types.items():
-        if schema.get(col) not in (ty, "large_string" if ty == "string" else ty, "string_view" if ty == "string" else ty):
+        if schema.get(col) not in (ty, "large_string" if ty == "string" else ty):
             errors.append(f"runs.{col}: type {schema.get(col)}, expected {ty}")
+    sweep_name = root.name  # runs/<name>: the directory is the sweep's name
 
     for row in runs:
         result = json.loads((root / "runs" / row["run_id"] / "result.json").read_text())
@@ -52,6 +56,15 @@ def main(sweep_dir):
         for key in ("init_hash", "data_hash"):
             if row[key] != result["fingerprints"][key]:
                 errors.append(f"{row['run_id']}: {key} differs")
+        # Settings that do not apply are null: momentum means nothing to Adam.
+        want_momentum = cfg["momentum"] if cfg["optimizer"] == "sgd" else None
+        if not same(row["momentum"], want_momentum):
+            errors.append(f"{row['run_id']}: momentum {row['momentum']}, expected {want_momentum}")
+        if row["sweep"] != sweep_name:
+            errors.append(f"{row['run_id']}: sweep {row['sweep']!r}, expected {sweep_name!r}")
+        finished = datetime.datetime.fromisoformat(result["finished_at"].replace("Z", "+00:00"))
+        if row["finished_at"] != finished:
+            errors.append(f"{row['run_id']}: finished_at {row['finished_at']} != {finished}")
 
     by_run = {}
     for s in tables["steps"].to_pylist():

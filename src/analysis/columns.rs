@@ -2,6 +2,8 @@
 //! i64 column, a bool one bool column, a number one f64 column, an optimizer one string
 //! column, and an init scale two (`<name>` f64, its value at the run's depth, and
 //! `<name>_expr` str, as written). Used by `runs.parquet` and `summary.parquet` alike.
+//! A setting that does not apply to a run (`momentum` under Adam, see
+//! [`crate::config::Setting::applies`]) is null in that run's row.
 
 use polars::prelude::*;
 
@@ -14,6 +16,14 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
         anyhow::bail!("internal error: no column for setting `{name}`");
     };
     let values: Vec<AxisValue> = cfgs.iter().map(|c| (s.get)(c)).collect();
+    let applies: Vec<bool> = cfgs.iter().map(|c| (s.applies)(c)).collect();
+    // The value where the setting applies, null elsewhere.
+    fn keep<T>(v: Vec<T>, applies: &[bool]) -> Vec<Option<T>> {
+        v.into_iter()
+            .zip(applies)
+            .map(|(v, &a)| a.then_some(v))
+            .collect()
+    }
     let mismatch = || anyhow::anyhow!("internal error: a value of `{name}` has another type");
     Ok(match s.kind {
         Kind::Count | Kind::Seed => {
@@ -25,7 +35,7 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
                     _ => Err(mismatch()),
                 })
                 .collect::<anyhow::Result<Vec<i64>>>()?;
-            vec![Column::new(name.into(), ints)]
+            vec![Column::new(name.into(), keep(ints, &applies))]
         }
         Kind::Bool => {
             let bools = values
@@ -35,7 +45,7 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
                     _ => Err(mismatch()),
                 })
                 .collect::<anyhow::Result<Vec<bool>>>()?;
-            vec![Column::new(name.into(), bools)]
+            vec![Column::new(name.into(), keep(bools, &applies))]
         }
         Kind::Float => {
             let floats = values
@@ -45,7 +55,7 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
                     _ => Err(mismatch()),
                 })
                 .collect::<anyhow::Result<Vec<f64>>>()?;
-            vec![Column::new(name.into(), floats)]
+            vec![Column::new(name.into(), keep(floats, &applies))]
         }
         Kind::Optimizer => {
             let names = values
@@ -55,7 +65,7 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
                     _ => Err(mismatch()),
                 })
                 .collect::<anyhow::Result<Vec<&str>>>()?;
-            vec![Column::new(name.into(), names)]
+            vec![Column::new(name.into(), keep(names, &applies))]
         }
         Kind::InitScale => {
             let scales = values
@@ -68,15 +78,21 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
             vec![
                 Column::new(
                     name.into(),
-                    scales
-                        .iter()
-                        .zip(cfgs)
-                        .map(|(s, c)| s.value(c.depth))
-                        .collect::<Vec<f64>>(),
+                    keep(
+                        scales
+                            .iter()
+                            .zip(cfgs)
+                            .map(|(s, c)| s.value(c.depth))
+                            .collect::<Vec<f64>>(),
+                        &applies,
+                    ),
                 ),
                 Column::new(
                     format!("{name}_expr").into(),
-                    scales.iter().map(|s| s.label()).collect::<Vec<String>>(),
+                    keep(
+                        scales.iter().map(|s| s.label()).collect::<Vec<String>>(),
+                        &applies,
+                    ),
                 ),
             ]
         }

@@ -21,6 +21,7 @@ pub mod compare;
 pub mod landscape;
 pub mod probe_tables;
 pub mod query;
+pub mod sql;
 pub mod stats;
 pub mod summary;
 pub mod tables;

@@ -134,6 +134,8 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
         "empty query: write a SQL statement such as \"SELECT * FROM summary\" (tables: {})",
         TABLE_NAMES.join(", ")
     );
+    let sql = super::sql::prepare(sql).map_err(|e| anyhow::anyhow!("query failed: {e}"))?;
+    let sql = sql.as_str();
     let run = || -> PolarsResult<DataFrame> {
         let mut ctx = SQLContext::new();
         for t in TABLE_NAMES {
@@ -157,7 +159,7 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(df)) => Ok(df),
         Ok(Err(e)) => {
-            let mut msg = first_line(&e.to_string());
+            let mut msg = super::sql::polars_message(&e.to_string());
             if msg.starts_with("relation ") && msg.contains("not found") {
                 msg.push_str(&format!(" (tables: {})", TABLE_NAMES.join(", ")));
             }
@@ -225,7 +227,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn write_to<W: Write>(df: &mut DataFrame, format: Format, w: &mut W) -> anyhow::Result<()> {
     match format {
         Format::Table => write_table(df, w)?,
-        Format::Csv => CsvWriter::new(w).finish(df)?,
+        Format::Csv => CsvWriter::new(w).finish(&mut temporal_as_text(df)?)?,
         Format::Json => {
             JsonWriter::new(&mut *w)
                 .with_json_format(JsonFormat::Json)
@@ -233,12 +235,33 @@ fn write_to<W: Write>(df: &mut DataFrame, format: Format, w: &mut W) -> anyhow::
             w.write_all(b"\n")?;
         }
         Format::Parquet => {
-            ParquetWriter::new(w)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(df)?;
+            let schema = df.schema().clone();
+            super::tables::parquet_writer(w, &schema).finish(df)?;
         }
     }
     Ok(())
+}
+
+/// `df` with its time columns (`finished_at`, differences of times) as text, which the
+/// CSV writer needs, as the table shows them: times (`2025-01-01 12:00:00 UTC`) and
+/// durations (`22s`).
+fn temporal_as_text(df: &DataFrame) -> anyhow::Result<DataFrame> {
+    let mut out = df.clone();
+    for name in df.get_column_names_owned() {
+        let col = df.column(&name)?;
+        if col.dtype().is_temporal() {
+            let text: Vec<Option<String>> = (0..col.len())
+                .map(|i| {
+                    col.get(i).map(|v| match v {
+                        AnyValue::Null => None,
+                        v => Some(v.to_string()),
+                    })
+                })
+                .collect::<PolarsResult<_>>()?;
+            out.replace(&name, Column::new(name.clone(), text))?;
+        }
+    }
+    Ok(out)
 }
 
 fn fmt_cell(out: &mut String, v: AnyValue<'_>) {

@@ -18,18 +18,20 @@
 //! not exist. The statistics columns of `summary` keep `NaN` where a statistic is
 //! undefined (see [`super::stats`]).
 //!
-//! **`runs.parquet`** — one row per complete run, sorted by `run_id`:
+//! **`runs.parquet`** — one row per complete run, by `run_id` in natural order (digits
+//! compare as numbers: `d4-…` before `d12-…`):
 //!
 //! | column | type | meaning |
 //! |---|---|---|
 //! | `run_id` | str | the run's id (its directory name) |
+//! | `sweep` | str | the sweep's `name` (tables of several sweeps can be stacked) |
 //! | `depth`, `width` | i64 | layers, width |
 //! | `residual` | bool | ResMLP (true) or PlainMLP (false) |
 //! | `init_scale` | f64 | the init scale's value at this depth |
 //! | `init_scale_expr` | str | the init scale as written (`1/sqrt(depth)`, `1`) |
 //! | `seed` | i64 | seed of the init and data streams |
 //! | `optimizer` | str | `adam` or `sgd` |
-//! | `lr`, `momentum` | f64 | learning rate, SGD momentum |
+//! | `lr`, `momentum` | f64 | learning rate, SGD momentum (null under Adam, where it does not apply) |
 //! | `batch_size`, `steps`, `eval_size`, `eval_every`, `probe_every` | i64 | the other settings |
 //! | `status` | str | `completed` or `diverged` |
 //! | `initial_train_loss`, `initial_eval_loss`, `final_eval_loss`, `final_train_loss`, `best_eval_loss`, `loss_reduction` | f64, nullable | headline losses (`final_train_loss`: mean of the last 10 training losses; `loss_reduction` = final / initial eval loss) |
@@ -44,7 +46,7 @@
 //! | `git_commit` | str, nullable | commit it was built from |
 //! | `threads`, `vectorize` | i64 | threads of the run's math, runs trained together |
 //! | `resumed` | bool | the last session continued from a checkpoint |
-//! | `finished_at` | str | RFC 3339 UTC |
+//! | `finished_at` | timestamp (µs, UTC) | when the run finished |
 //!
 //! **`steps.parquet`** — one row per recorded step of every complete run, by `run_id`
 //! then `step`: `run_id` str, `step` i64, `train_loss` f64 nullable (null where not
@@ -250,14 +252,29 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         .filter(|a| a != "seed")
         .collect();
 
-    // Sweep order (for the summary's group order) and id order (for the tables).
-    let rank: HashMap<String, usize> = configs
+    // Sweep order with numeric axes in numeric order (for the summary's group order:
+    // depth 4, 12, 24 however the file lists them) and id order (for the tables).
+    let mut numeric = spec.clone();
+    for axis in &mut numeric.axes {
+        let value = |v: &crate::config::AxisValue| match v {
+            crate::config::AxisValue::Int(i) => Some(*i as f64),
+            crate::config::AxisValue::Float(f) => Some(*f),
+            _ => None,
+        };
+        if axis.values.iter().all(|v| value(v).is_some()) {
+            axis.values
+                .sort_by(|a, b| value(a).unwrap_or(0.0).total_cmp(&value(b).unwrap_or(0.0)));
+        }
+    }
+    let ranked = numeric.expand().unwrap_or_else(|_| configs.clone());
+    let rank: HashMap<String, usize> = ranked
         .iter()
         .enumerate()
         .map(|(i, c)| (c.run_id(), i))
         .collect();
     let mut ids: Vec<String> = rank.keys().cloned().collect();
-    ids.sort_unstable();
+    // Natural order: d4-… before d12-…, seed2 before seed10.
+    ids.sort_unstable_by(|a, b| crate::format::natural_cmp(a, b));
     let expected: HashSet<&str> = ids.iter().map(String::as_str).collect();
     let ignored: Vec<String> = dir
         .run_ids_on_disk()?
@@ -331,7 +348,7 @@ pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> 
         layers_out.write(&mut layers_buf.take_frame()?)?;
     }
 
-    let mut runs = runs_frame(&results)?;
+    let mut runs = runs_frame(&spec.name, &results)?;
     let refs: Vec<&RunResult> = results.iter().collect();
     let groups: Vec<Group<'_>> = summary::group_runs(&refs, &group_by, |r| {
         rank.get(&r.run_id).copied().unwrap_or(usize::MAX)
@@ -414,15 +431,18 @@ fn load_run(dir: &SweepDir, id: &str) -> Loaded {
 }
 
 /// The `runs.parquet` frame (see the module documentation), in the order given.
-fn runs_frame(results: &[RunResult]) -> anyhow::Result<DataFrame> {
+fn runs_frame(sweep: &str, results: &[RunResult]) -> anyhow::Result<DataFrame> {
     let cfgs: Vec<&RunConfig> = results.iter().map(|r| &r.config).collect();
-    let mut cols = vec![Column::new(
-        "run_id".into(),
-        results
-            .iter()
-            .map(|r| r.run_id.as_str())
-            .collect::<Vec<&str>>(),
-    )];
+    let mut cols = vec![
+        Column::new(
+            "run_id".into(),
+            results
+                .iter()
+                .map(|r| r.run_id.as_str())
+                .collect::<Vec<&str>>(),
+        ),
+        Column::new("sweep".into(), vec![sweep; results.len()]),
+    ];
     for name in SETTING_NAMES {
         cols.extend(setting_columns(name, &cfgs)?);
     }
@@ -492,8 +512,52 @@ fn runs_frame(results: &[RunResult]) -> anyhow::Result<DataFrame> {
         "resumed".into(),
         results.iter().map(|r| r.resumed).collect::<Vec<bool>>(),
     ));
-    cols.push(text("finished_at", |r| &r.finished_at));
+    cols.push(finished_at_column(results)?);
     Ok(DataFrame::new(results.len(), cols)?)
+}
+
+/// `finished_at` as a timestamp (microseconds, UTC) from each result's RFC 3339 text.
+fn finished_at_column(results: &[RunResult]) -> anyhow::Result<Column> {
+    let micros = results
+        .iter()
+        .map(|r| {
+            let t = humantime::parse_rfc3339_weak(&r.finished_at).with_context(|| {
+                format!(
+                    "{}: finished_at {:?} is not an RFC 3339 time",
+                    r.run_id, r.finished_at
+                )
+            })?;
+            let since = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| anyhow::anyhow!("{}: finished_at before 1970", r.run_id))?;
+            Ok(i64::try_from(since.as_micros())?)
+        })
+        .collect::<anyhow::Result<Vec<i64>>>()?;
+    let col = Column::new("finished_at".into(), micros);
+    pl(
+        col.cast(&DataType::Datetime(
+            TimeUnit::Microseconds,
+            Some(TimeZone::UTC),
+        )),
+        || "cannot make finished_at a timestamp".into(),
+    )
+}
+
+/// A parquet writer (zstd) whose files every reader reads: pyarrow 10 and later,
+/// pandas, duckdb, polars and Spark.
+///
+/// polars' writer embeds the Arrow schema of its newest memory layout (strings as
+/// `string_view`, Arrow type 24) in the file's `ARROW:schema` metadata, and pyarrow 14
+/// and older refuse the whole file (`Unrecognized type: 24`). The data pages are plain
+/// parquet byte arrays either way; only that embedded schema differs, so the tables
+/// embed the schema of the oldest layout (`large_string`) instead.
+pub(crate) fn parquet_writer<W: Write>(w: W, schema: &Schema) -> ParquetWriter<W> {
+    let arrow = schema.to_arrow(CompatLevel::oldest());
+    ParquetWriter::new(w)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(polars::io::parquet::write::KeyValueMetadata::Static(
+            vec![polars_parquet::write::schema_to_metadata_key(&arrow)],
+        )))
 }
 
 /// Step rows being gathered for one row group: per-column vectors, the run as an index
@@ -784,12 +848,9 @@ impl StagedParquet {
     pub(crate) fn create(path: &Path, schema: &Schema) -> anyhow::Result<StagedParquet> {
         let staged = Staged::create(path)?;
         let file = SharedFile(std::sync::Arc::new(std::sync::Mutex::new(staged.writer()?)));
-        let writer = pl(
-            ParquetWriter::new(file.clone())
-                .with_compression(ParquetCompression::Zstd(None))
-                .batched(schema),
-            || format!("cannot start {}", path.display()),
-        )?;
+        let writer = pl(parquet_writer(file.clone(), schema).batched(schema), || {
+            format!("cannot start {}", path.display())
+        })?;
         Ok(StagedParquet {
             staged,
             file,
@@ -820,12 +881,10 @@ impl StagedParquet {
     fn write_frame(path: &Path, df: &mut DataFrame) -> anyhow::Result<Staged> {
         let staged = Staged::create(path)?;
         let mut w = staged.writer()?;
-        pl(
-            ParquetWriter::new(&mut w)
-                .with_compression(ParquetCompression::Zstd(None))
-                .finish(df),
-            || format!("cannot write {}", path.display()),
-        )?;
+        let schema = df.schema().clone();
+        pl(parquet_writer(&mut w, &schema).finish(df), || {
+            format!("cannot write {}", path.display())
+        })?;
         Staged::sync(w)?;
         Ok(staged)
     }
@@ -886,7 +945,7 @@ mod tests {
             .iter()
             .map(|c| fx.dir.run(&c.run_id()).read_result().unwrap())
             .collect();
-        results.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+        results.sort_by(|a, b| crate::format::natural_cmp(&a.run_id, &b.run_id));
         let c = collect(&fx.dir).unwrap();
         assert_eq!(c.expected, 6);
         assert_eq!(
@@ -921,6 +980,12 @@ mod tests {
             );
             assert_eq!(strs(&runs, "optimizer")[i].as_deref(), Some("adam"));
             assert_eq!(f64s(&runs, "lr")[i], Some(1e-3));
+            // Momentum means nothing to Adam: null, not its default 0.9.
+            assert_eq!(f64s(&runs, "momentum")[i], None);
+            assert_eq!(
+                strs(&runs, "sweep")[i].as_deref(),
+                Some(c.sweep_name.as_str())
+            );
             assert_eq!(strs(&runs, "status")[i].as_deref(), Some(r.status.as_str()));
             let m = &r.metrics;
             assert_eq!(f64s(&runs, "initial_train_loss")[i], m.initial_train_loss);
@@ -945,9 +1010,21 @@ mod tests {
             );
             assert_eq!(strs(&runs, "git_commit")[i], r.git_commit);
             assert_eq!(bools(&runs, "resumed")[i], Some(r.resumed));
+            // 2025-01-01T00:00:00Z, in microseconds since 1970.
+            assert_eq!(r.finished_at, "2025-01-01T00:00:00Z");
+            let finished = runs.column("finished_at").unwrap();
             assert_eq!(
-                strs(&runs, "finished_at")[i].as_deref(),
-                Some(r.finished_at.as_str())
+                finished.dtype(),
+                &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            );
+            assert_eq!(
+                finished
+                    .cast(&DataType::Int64)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .get(i),
+                Some(1_735_689_600_000_000)
             );
         }
         let diverged_row = results
@@ -1190,7 +1267,7 @@ mod tests {
 
         let runs = read_parquet(&table_path(&fx.dir, "runs"));
         let mut want: Vec<String> = c[..3].iter().map(RunConfig::run_id).collect();
-        want.sort();
+        want.sort_by(|a, b| crate::format::natural_cmp(a, b));
         assert_eq!(
             strs(&runs, "run_id")
                 .into_iter()
@@ -1235,7 +1312,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_follow_the_sweep_axes_in_sweep_order() {
+    fn groups_follow_the_sweep_axes_numbers_in_numeric_order() {
         let toml = r#"
 name = "grid"
 [model]
@@ -1272,10 +1349,12 @@ seed = [0, 1]
         assert_eq!(
             groups,
             vec![
-                g("1/sqrt(depth)", "3"),
+                // Axes in sweep order; an all-number axis in numeric order (depth
+                // 2 before 3 although the file lists 3 first), the others as written.
                 g("1/sqrt(depth)", "2"),
-                g("1", "3"),
-                g("1", "2")
+                g("1/sqrt(depth)", "3"),
+                g("1", "2"),
+                g("1", "3")
             ]
         );
         let names: Vec<String> = c
@@ -1289,10 +1368,11 @@ seed = [0, 1]
             ["init_scale", "init_scale_expr", "depth", "metric"]
         );
         let scale = f64s(&c.summary, "init_scale");
-        assert_eq!(scale[0], Some(1.0 / 3f64.sqrt()));
+        // Depth 2 first, then 3: the init scale's value at each.
+        assert_eq!(scale[0], Some(1.0 / 2f64.sqrt()));
         assert_eq!(
             scale[summary::SUMMARY_METRICS.len()],
-            Some(1.0 / 2f64.sqrt())
+            Some(1.0 / 3f64.sqrt())
         );
         assert!(c.summary_rows.iter().all(|r| r.stats.n == 2));
 

@@ -31,8 +31,16 @@ pub fn resolve(dir: Option<&Path>, runs_dir: &Path) -> anyhow::Result<SweepDir> 
 
 /// Collects the tables and prints what was found and the summary over seeds.
 pub fn aggregate_and_print(dir: &SweepDir) -> anyhow::Result<tables::Collected> {
+    aggregate_and_show(dir, true)
+}
+
+/// [`aggregate_and_print`], with the summary over seeds only when `summary` is set (the
+/// short ending of `resweep run`).
+pub fn aggregate_and_show(dir: &SweepDir, summary: bool) -> anyhow::Result<tables::Collected> {
     let (c, built) = collect_and_report(dir, |c| {
-        crate::outln!("\n{}", analysis::summary_table(c));
+        if summary {
+            crate::outln!("\n{}", analysis::summary_table(c));
+        }
         crate::outln!("{}", c.status_line());
         let missing = c.missing();
         if !missing.is_empty() {
@@ -138,7 +146,21 @@ pub fn aggregate(a: &DirArgs) -> anyhow::Result<Exit> {
 
 /// Runs `resweep query`.
 pub fn query(a: &QueryArgs) -> anyhow::Result<Exit> {
+    let missing = |dir: Option<&str>| {
+        let (after, arg) = dir.map_or((String::new(), String::new()), |d| {
+            (format!(" after `{d}`"), format!("{d} "))
+        });
+        bad_input(format!(
+            "missing SQL{after}: e.g. resweep query {arg}\"SELECT * FROM runs LIMIT 5\" (tables: {})",
+            analysis::tables::TABLE_NAMES.join(", ")
+        ))
+    };
     let (dir, sql) = match a.args.as_slice() {
+        [] => return Err(missing(None)),
+        // One word that names a directory or a sweep file is not a query.
+        [one] if Path::new(one).exists() || one.ends_with(".toml") => {
+            return Err(missing(Some(one)));
+        }
         [sql] => (None, sql),
         [dir, sql] => (Some(Path::new(dir)), sql),
         _ => return Err(bad_input("usage: resweep query [SWEEP_DIR] \"SQL\"")),
@@ -202,6 +224,13 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
     };
     let c = comparison(&dir, &spec)?;
     write_comparison(&dir, &c)?;
+    if a.json {
+        crate::dataln!("{}", serde_json::to_string_pretty(&comparison_json(&c))?);
+        if a.strict && !c.fair() {
+            return Ok(Exit::SomeFailed);
+        }
+        return Ok(Exit::Ok);
+    }
     crate::out!("{}", compare::render::render_text(&c));
     crate::outln!(
         "\nwritten: {}",
@@ -211,4 +240,91 @@ pub fn compare(a: &CompareArgs) -> anyhow::Result<Exit> {
         return Ok(Exit::SomeFailed);
     }
     Ok(Exit::Ok)
+}
+
+/// `resweep compare --json`: the verdict, every flag, and per stratum its pairs and
+/// statistics (non-finite numbers as null).
+fn comparison_json(c: &compare::Comparison) -> serde_json::Value {
+    let strata: Vec<serde_json::Value> = c
+        .strata
+        .iter()
+        .map(|s| {
+            let settings: serde_json::Map<String, serde_json::Value> = s
+                .settings
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.clone())))
+                .collect();
+            let pairs: Vec<serde_json::Value> = s
+                .pairs
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "seed": p.seed, "run_a": p.run_a, "run_b": p.run_b,
+                        "a": p.a, "b": p.b,
+                    })
+                })
+                .collect();
+            serde_json::json!({
+                "settings": settings,
+                "arm": s.arm,
+                "pairs": pairs,
+                "stats": s.stats,
+            })
+        })
+        .collect();
+    let flags: Vec<serde_json::Value> = c
+        .flags
+        .iter()
+        .map(|f| serde_json::json!({"kind": f.kind, "message": f.message, "runs": f.runs}))
+        .collect();
+    serde_json::json!({
+        "axis": c.axis,
+        "metric": c.metric,
+        "lower_is_better": c.lower_is_better,
+        "arms": c.arms,
+        "baseline": c.baseline,
+        "runs": c.runs,
+        "pairs": c.pairs,
+        "fair": c.fair(),
+        "verdict": c.verdict(),
+        "flags": flags,
+        "skipped_checks": c.skipped_checks,
+        "strata": strata,
+    })
+}
+
+/// The one-line warning `resweep run` ends with when the fairness audit (the report's:
+/// along `residual`, else the first axis but `seed`) finds the sweep unfair.
+pub fn unfair_warning(dir: &SweepDir) -> anyhow::Result<Option<String>> {
+    let frozen =
+        SweepSpec::from_file(&dir.frozen_sweep()).map_err(|e| bad_diagnostic(e.to_string()))?;
+    let axes = frozen.axis_names();
+    let Some(axis) = axes
+        .iter()
+        .find(|a| a.as_str() == "residual")
+        .or_else(|| axes.iter().find(|a| a.as_str() != "seed"))
+    else {
+        return Ok(None);
+    };
+    if !tables::table_path(dir, "runs").is_file() {
+        return Ok(None);
+    }
+    let spec = compare::CompareSpec {
+        axis: axis.clone(),
+        metric: "final_eval_loss".into(),
+        baseline: None,
+        lower_is_better: true,
+    };
+    // Too few runs to compare is no unfairness.
+    let Ok(c) = comparison(dir, &spec) else {
+        return Ok(None);
+    };
+    Ok((!c.fair()).then(|| {
+        format!(
+            "warning: {} — details: `resweep compare {} --axis {axis}` or {}",
+            c.verdict(),
+            dir.root().display(),
+            dir.root().join("report.md").display()
+        )
+    }))
 }

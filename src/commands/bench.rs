@@ -29,7 +29,7 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Exit> {
     };
     let rows = bench::run(&spec)?;
     if a.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::dataln!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(Exit::Ok);
     }
     crate::outln!(

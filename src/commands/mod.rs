@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod bench;
 pub mod landscape;
+pub mod list;
 pub mod live;
 pub mod run;
 pub mod slurm;

@@ -60,7 +60,10 @@ pub fn load_spec(arg: Option<&Path>) -> anyhow::Result<SweepSpec> {
 
 /// Loads, expands and reconciles a sweep with its directory. Writes nothing.
 pub fn load(args: &SweepArgs, force: bool) -> anyhow::Result<Loaded> {
-    let spec = load_spec(args.sweep.as_deref())?;
+    let (sweep, overrides) = args.sweep_and_overrides();
+    let spec = load_spec(sweep)?
+        .with_overrides(&overrides)
+        .map_err(|e| bad_diagnostic(e.to_string()))?;
     let runs = spec.expand().map_err(|e| bad_diagnostic(e.to_string()))?;
     let dir = SweepDir::new(&args.runs_dir, &spec.name);
     let frozen = dir.frozen_sweep();
@@ -146,6 +149,42 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
         });
         rows.push(row);
     }
+    if args.json {
+        let runs: Vec<serde_json::Value> = l
+            .runs
+            .iter()
+            .zip(&rows)
+            .map(|(cfg, row)| {
+                let settings: serde_json::Map<String, serde_json::Value> = axes
+                    .iter()
+                    .map(|a| {
+                        let v = AxisValue::of(cfg, a).map_or(serde_json::Value::Null, |v| {
+                            serde_json::to_value(v.to_toml()).unwrap_or_default()
+                        });
+                        (a.clone(), v)
+                    })
+                    .collect();
+                serde_json::json!({
+                    "run_id": row[0],
+                    "settings": settings,
+                    "status": row[row.len() - 1],
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "sweep": l.spec.name,
+            "origin": l.spec.origin,
+            "dir": l.dir.root().display().to_string(),
+            "axes": axes,
+            "runs": runs,
+            "counts": counts,
+            "steps_left": steps_left,
+            "gflop_left": work_flops / 1e9,
+            "dropped": l.dropped,
+        });
+        crate::dataln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(Exit::Ok);
+    }
     crate::out!("{}", crate::table::aligned(&header, &rows));
     let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
     crate::outln!(
@@ -209,7 +248,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     let cancel = Arc::new(AtomicBool::new(false));
     install_interrupt_handler(cancel.clone())?;
     let (sink, rx) = EventSink::channel();
-    let mode = if args.quiet {
+    let mode = if crate::output::quiet() {
         reporter::Mode::Quiet
     } else {
         reporter::Mode::detect()
@@ -286,7 +325,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
     // to the job that runs after all shards.
     let mut damaged_left = false;
     if args.shard.is_none() {
-        damaged_left = !super::analysis::aggregate_and_print(&l.dir)?
+        damaged_left = !super::analysis::aggregate_and_show(&l.dir, args.summary)?
             .damaged
             .is_empty();
     } else {
@@ -296,6 +335,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<Exit> {
         );
     }
     crate::outln!("outputs: {}", l.dir.root().display());
+    if args.shard.is_none() {
+        if let Some(warning) = super::analysis::unfair_warning(&l.dir)? {
+            crate::errln!("{warning}");
+        }
+    }
     if cancel.load(Ordering::Relaxed) {
         let done = s.already_done + done_now;
         crate::errln!(
@@ -317,7 +361,7 @@ fn install_interrupt_handler(cancel: Arc<AtomicBool>) -> anyhow::Result<()> {
     ctrlc::set_handler(move || {
         if PRESSES.fetch_add(1, Ordering::SeqCst) == 0 {
             cancel.store(true, Ordering::SeqCst);
-            crate::errln!("\ninterrupt: finishing checkpoints of running runs (press Ctrl-C again to exit at once)");
+            crate::runner::reporter::request_interrupt_notice();
         } else {
             std::process::exit(130);
         }

@@ -202,6 +202,7 @@ mod tests {
         let a = SlurmArgs {
             sweep: SweepArgs {
                 sweep: None,
+                overrides: Vec::new(),
                 runs_dir: "runs".into(),
             },
             tasks: 4,

@@ -4,12 +4,13 @@
 use super::run::load_spec;
 use super::slurm::{shard_sizes, SlurmPlan};
 use super::{bad_diagnostic, Exit};
-use crate::cli::DirArgs;
+use crate::cli::StatusArgs;
 use crate::runner::shard;
 use crate::store::RunStatus;
 
 /// Runs `resweep status`.
-pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
+pub fn status(args: &StatusArgs) -> anyhow::Result<Exit> {
+    let a = &args.dir;
     let dir = super::analysis::resolve(a.dir.as_deref(), &a.runs_dir)?;
     let spec = load_spec(Some(dir.root()))?;
     let runs = spec.expand().map_err(|e| bad_diagnostic(e.to_string()))?;
@@ -44,6 +45,32 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
             }
         }
     }
+    let complete: usize = rows.iter().map(|r| r[1] + r[2]).sum();
+    if args.json {
+        let shards: Vec<serde_json::Value> = rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| {
+                serde_json::json!({
+                    "shard": plan.as_ref().map(|_| format!("{k}/{tasks}")),
+                    "runs": r[0], "done": r[1], "diverged": r[2], "partial": r[3],
+                    "pending": r[4], "failed": r[5], "damaged": r[6],
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "sweep": spec.name,
+            "dir": dir.root().display().to_string(),
+            "runs": runs.len(),
+            "complete": complete,
+            "steps_done": steps_done,
+            "steps_total": steps_total,
+            "shards": shards,
+            "problems": failures,
+        });
+        crate::dataln!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(Exit::Ok);
+    }
     let header: Vec<String> = [
         "shard", "runs", "done", "diverged", "partial", "pending", "failed", "damaged",
     ]
@@ -69,7 +96,6 @@ pub fn status(a: &DirArgs) -> anyhow::Result<Exit> {
         table.push(total);
     }
     crate::out!("{}", crate::table::aligned(&header, &table));
-    let complete: usize = rows.iter().map(|r| r[1] + r[2]).sum();
     crate::outln!(
         "\nsweep `{}`: {complete} of {} runs complete, {:.1}% of training steps done",
         spec.name,

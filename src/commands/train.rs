@@ -1,6 +1,6 @@
 //! `resweep train`: one configuration from flags.
 
-use super::{bad_input, Exit};
+use super::{bad_diagnostic, bad_input, Exit};
 use crate::cli::{FlagValue, TrainArgs};
 use crate::config::RunConfig;
 use crate::experiment::{
@@ -43,8 +43,45 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<RunConfig> {
         (setting.set)(&mut cfg, &value)
             .map_err(|e| bad_input(format!("--{}: {e}", setting.flag())))?;
     }
+    if !a.overrides.is_empty() {
+        cfg = with_overrides(cfg, &a.overrides)?;
+    }
     cfg.validate()
         .map_err(|e| bad_input(format!("--{}", e.replacen('_', "-", 1))))?;
+    Ok(cfg)
+}
+
+/// The flags' configuration with `key=value` settings on top, each checked exactly as
+/// a sweep file's line (the same messages and did-you-mean); only settings, not `[grid]`
+/// or `[execution]`: `train` runs one configuration.
+fn with_overrides(mut cfg: RunConfig, overrides: &[String]) -> anyhow::Result<RunConfig> {
+    let mut keys = Vec::new();
+    for o in overrides {
+        let parsed = crate::sweep::Override::parse(o).map_err(|e| bad_diagnostic(e.to_string()))?;
+        if !parsed
+            .table
+            .as_deref()
+            .is_some_and(|t| crate::sweep::FIXED_TABLES.contains(&t))
+        {
+            return Err(bad_input(format!(
+                "override `{o}`: resweep train takes run settings (model.depth=30, train.steps=200); grid axes, [execution] and the sweep's name belong to resweep run"
+            )));
+        }
+        keys.push(parsed.key);
+    }
+    // Checked as the lines of a sweep file: each alone, then together.
+    let empty = crate::sweep::SweepSpec::parse("name = \"train\"\n", "train")
+        .map_err(|e| bad_diagnostic(e.to_string()))?;
+    let spec = empty
+        .with_overrides(overrides)
+        .map_err(|e| bad_diagnostic(e.to_string()))?;
+    for (o, key) in overrides.iter().zip(&keys) {
+        let value = crate::sweep::AxisValue::of(&spec.base, key)
+            .ok_or_else(|| bad_input(format!("override `{o}`: unknown setting `{key}`")))?;
+        value
+            .apply(&mut cfg, key)
+            .map_err(|e| bad_input(format!("override `{o}`: {e}")))?;
+    }
     Ok(cfg)
 }
 
@@ -107,7 +144,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Exit> {
             steps: &steps,
             layers: &layers,
         };
-        crate::outln!("{}", serde_json::to_string_pretty(&record)?);
+        crate::dataln!("{}", serde_json::to_string_pretty(&record)?);
     } else {
         crate::out!(
             "{}",

@@ -30,8 +30,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Declares every run setting, once: its field of [`RunConfig`] (doc, type, default), its
 /// sweep-file table, its [`Canonical`] mode, an example value for messages, the help of
 /// its `resweep train` flag, an optional help for a value of the wrong type and an
-/// optional check of the value (after the check of its type, see
-/// [`RunConfig::validate`]).
+/// optional `applies` (whether the setting means anything for a config: the runs
+/// table holds null where it does not, e.g. `momentum` under Adam) and an optional check
+/// of the value (after the check of its type, see [`RunConfig::validate`]).
 ///
 /// From that it builds the struct with its `Default`, `Serialize` and `Deserialize` and
 /// its [`Settings`] (for [`RunConfig`]: [`SETTING_NAMES`] and [`SETTINGS`]); the type of
@@ -49,6 +50,7 @@ macro_rules! run_settings {
                 example: $example:literal,
                 flag: $flag:literal,
                 $(type_help: $type_help:literal,)?
+                $(applies: $applies:expr,)?
                 $(check: $check:expr,)?
             },
         )*
@@ -90,6 +92,7 @@ macro_rules! run_settings {
                     },
                     check_type: |c| c.$name.check_type(stringify!($name)),
                     check: or_else!($($check)?, |_| Ok(())),
+                    applies: or_else!($($applies)?, |_| true),
                     json: |c| serde_json::to_value(&c.$name).expect("a setting serializes"),
                     is_default: |c| {
                         let d: $ty = $default;
@@ -278,6 +281,7 @@ run_settings! {
         canonical: Always,
         example: "0.9",
         flag: "SGD momentum",
+        applies: |c| c.optimizer == OptimizerKind::Sgd,
         check: |c| {
             if c.momentum.is_finite() && (0.0..1.0).contains(&c.momentum) {
                 Ok(())

@@ -182,6 +182,9 @@ pub struct Setting<C = RunConfig> {
     pub default_flag: fn() -> String,
     pub(super) check_type: fn(&C) -> Result<(), String>,
     pub(super) check: fn(&C) -> Result<(), String>,
+    /// Whether the setting means anything for a config (`momentum` only under SGD); the
+    /// runs table holds null where it does not. The value still enters the run's id.
+    pub applies: fn(&C) -> bool,
     pub(super) json: fn(&C) -> serde_json::Value,
     pub(super) is_default: fn(&C) -> bool,
 }

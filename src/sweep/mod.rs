@@ -144,16 +144,19 @@
 
 mod error;
 mod expand;
+mod overrides;
 mod schema;
 mod toml_values;
 mod value;
 
 use std::path::Path;
 
+pub(crate) use error::did_you_mean;
 pub use error::{Pos, SweepError};
 pub use expand::MAX_POINTS;
+pub use overrides::{is_override, Override};
 pub use schema::{Axis, Exclude, Include};
-pub use value::{apply_setting, apply_setting_text, AxisValue};
+pub use value::{apply_setting, apply_setting_text, AxisValue, FIXED_TABLES};
 
 use crate::config::{RunConfig, SETTING_NAMES};
 use error::Ctx;

@@ -9,7 +9,7 @@ use crate::config::{InitScale, OptimizerKind, RunConfig, SETTING_NAMES};
 pub(crate) use crate::config::{Kind, Setting};
 
 /// The tables that hold fixed settings, in file-format order.
-pub(crate) const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
+pub const FIXED_TABLES: &[&str] = &["model", "train", "task", "probe"];
 
 /// Keys of `[execution]`: how runs are executed, not what they compute.
 pub(crate) const EXECUTION_KEYS: &[&str] = &["checkpoint_every", "vectorize"];

@@ -138,7 +138,7 @@ fn damage_and_repair(reference: &Path, want: &[(String, Vec<u8>)], file: &str, f
     assert_eq!(closed.status.code(), Some(1), "{case}");
 
     // run repairs it, moving the damaged files aside.
-    let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let out = ok(run_in(dir.path(), &["run", "s.toml"]));
     assert!(out.contains("1 repaired"), "{case}: {out}");
     let aside = run_dir.join("damaged/1");
     assert!(aside.join(file).is_file(), "{case}: {file} not moved aside");
@@ -233,7 +233,7 @@ fn a_damaged_checkpoint_or_resumed_prefix_restarts_the_run_exactly() {
         let v = run_in(dir.path(), &["verify", sweep_dir.to_str().unwrap()]);
         assert_eq!(v.status.code(), Some(1), "{case}");
 
-        let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+        let out = ok(run_in(dir.path(), &["run", "s.toml"]));
         assert!(out.contains("1 repaired"), "{case}: {out}");
         assert!(run_dir.join("damaged/1").join(file).is_file(), "{case}");
         assert_eq!(run_files(&sweep_dir), want, "{case}: not bitwise equal");
@@ -262,7 +262,7 @@ fn results_of_an_older_resweep_without_a_seal_are_damaged_and_repaired() {
     .unwrap();
     let plan = ok(run_in(dir.path(), &["plan", "s.toml"]));
     assert!(plan.contains("damaged: result.json: has no seal"), "{plan}");
-    let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let out = ok(run_in(dir.path(), &["run", "s.toml"]));
     assert!(out.contains("1 repaired"), "{out}");
 }
 
@@ -324,7 +324,7 @@ fn a_finished_run_whose_result_is_lost_is_set_aside_not_truncated() {
         plan.contains("damaged: result.json: missing, though the run had finished"),
         "{plan}"
     );
-    let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let out = ok(run_in(dir.path(), &["run", "s.toml"]));
     assert!(out.contains("1 repaired"), "{out}");
     // The complete records were kept aside, byte for byte, and the rerun equals them.
     assert_eq!(
@@ -399,7 +399,13 @@ fn printing_commands() -> Vec<Vec<&'static str>> {
         ],
         vec!["compare", "runs/pipes", "--axis", "residual"],
         vec!["landscape", "runs/pipes", "--grid", "3"],
+        vec!["compare", "runs/pipes", "--json"],
+        vec!["plan", "s.toml", "--json"],
+        vec!["status", "runs/pipes", "--json"],
+        vec!["list"],
+        vec!["list", "--json"],
         vec!["run", "s.toml"],
+        vec!["run", "s.toml", "--summary"],
         vec!["slurm", "s.toml", "--tasks", "2"],
         TINY_TRAIN.to_vec(),
         vec![

@@ -51,7 +51,7 @@ fn check_report(sweep_dir: &Path, expected_figures: &[&str]) -> String {
 fn the_report_of_a_two_arm_sweep_has_every_figure_and_its_readings() {
     let dir = tempfile::tempdir().unwrap();
     sweep_file(dir.path(), "s.toml", &small_sweep("reported", 40, 3));
-    let out = ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let out = ok(run_in(dir.path(), &["run", "s.toml"]));
     assert!(out.contains("report: runs/reported/report.md"), "{out}");
     let md = check_report(
         &dir.path().join("runs/reported"),

@@ -13,10 +13,7 @@ fn shards_together_equal_the_whole_sweep() {
     let mut counted = 0;
     for k in 0..3 {
         let shard = format!("{k}/3");
-        let out = ok(run_in(
-            parts.path(),
-            &["run", "s.toml", "--shard", &shard, "--quiet"],
-        ));
+        let out = ok(run_in(parts.path(), &["run", "s.toml", "--shard", &shard]));
         assert!(out.contains(&format!("(shard {k}/3)")), "{out}");
         let n: usize = out
             .split(" runs:")

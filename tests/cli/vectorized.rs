@@ -37,15 +37,7 @@ fn a_vectorized_sweep_records_what_one_run_at_a_time_records() {
     sweep_file(dir.path(), "s.toml", &small_sweep("vec", 40, 4));
     let out = ok(run_in(
         dir.path(),
-        &[
-            "run",
-            "s.toml",
-            "--jobs",
-            "1",
-            "--quiet",
-            "--vectorize",
-            "4",
-        ],
+        &["run", "s.toml", "--jobs", "1", "--vectorize", "4"],
     ));
     assert!(out.contains("8 completed"), "{out}");
     assert!(

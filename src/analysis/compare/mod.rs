@@ -281,15 +281,17 @@ pub fn compare(
     spec: &CompareSpec,
 ) -> anyhow::Result<Comparison> {
     if !SETTING_NAMES.contains(&spec.axis.as_str()) || spec.axis == "seed" {
+        let choices: Vec<&str> = SETTING_NAMES
+            .iter()
+            .filter(|s| **s != "seed")
+            .copied()
+            .collect();
+        let hint = crate::sweep::did_you_mean(&spec.axis, &choices)
+            .map_or(String::new(), |m| format!("did you mean {m}? "));
         return Err(crate::error::bad_input(format!(
-            "--axis {}: not a setting that arms can differ in; choose one of: {}",
+            "--axis {}: not a setting that arms can differ in; {hint}choose one of: {}",
             spec.axis,
-            SETTING_NAMES
-                .iter()
-                .filter(|s| **s != "seed")
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ")
+            choices.join(", ")
         )));
     }
     let rows = rows(df, &spec.metric)?;
@@ -509,6 +511,15 @@ pub fn compare(
             .collect();
         strata_rows.entry(key).or_default().push(r);
     }
+    // Strata in natural order of their settings' values (depth 4, 12, 24).
+    let mut strata_rows: Vec<_> = strata_rows.into_iter().collect();
+    strata_rows.sort_by(|(a, _), (b, _)| {
+        a.iter()
+            .zip(b)
+            .map(|((_, x), (_, y))| arm_order(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let mut strata = Vec::new();
     let mut total_pairs = 0;
     for (settings, members) in strata_rows {
@@ -529,7 +540,11 @@ pub fn compare(
         for arm in arms.iter().skip(1) {
             let sb = seeds_of(arm);
             if sa != sb && !sa.is_empty() && !sb.is_empty() {
-                let fmt = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+                let fmt = |s: &BTreeSet<String>| {
+                    let mut v: Vec<&String> = s.iter().collect();
+                    v.sort_by(|a, b| arm_order(a, b));
+                    v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",")
+                };
                 flags.push(Flag {
                     kind: "seeds",
                     message: format!(

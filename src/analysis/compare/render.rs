@@ -96,7 +96,11 @@ pub fn render_text(c: &Comparison) -> String {
             );
         }
     }
-    for st in &c.strata {
+    if c.pairs == 0 {
+        let _ = writeln!(s, "\n{}", no_pairs(c));
+    }
+    // A stratum without pairs has no table to show (the flags say why).
+    for st in c.strata.iter().filter(|st| !st.pairs.is_empty()) {
         let (a, b) = (
             format!("{}={}", c.axis, c.baseline),
             format!("{}={}", c.axis, st.arm),
@@ -155,6 +159,14 @@ pub fn render_text(c: &Comparison) -> String {
         }
     }
     s
+}
+
+/// Why there are no statistics, and what would make the sweep comparable.
+fn no_pairs(c: &Comparison) -> String {
+    format!(
+        "no pairs: no two runs differ only in {axis}, so there are no paired statistics. To make the sweep comparable, give every {axis} arm the same other settings: make each setting named above a [grid] axis (every arm then runs every value), or give it the same value in every [[include]] rule; then rerun `resweep run`.",
+        axis = c.axis
+    )
 }
 
 /// The audit and the statistics as markdown (for report.md).
@@ -225,6 +237,10 @@ pub fn render_markdown(c: &Comparison) -> String {
         "\nMetric `{}` ({better}); paired by seed, difference = arm − baseline (baseline {}={}); 95% CI of the mean difference: Student t below {} pairs, percentile bootstrap from {} on (the CI column names it); P(improvement) gets a bootstrap interval only from {} pairs on.\n",
         c.metric, c.axis, c.baseline, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE, stats::SMALL_SAMPLE
     );
+    if c.pairs == 0 {
+        let _ = writeln!(s, "{}", no_pairs(c));
+        return s;
+    }
     let _ = writeln!(s, "| stratum | arms | pairs | mean (baseline) | mean (arm) | paired diff [95% CI] | CI | ratio | arm better | P(improvement) | sign p |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|---|");
     for st in &c.strata {

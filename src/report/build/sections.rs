@@ -86,17 +86,20 @@ pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
         if b.optimizer == crate::config::OptimizerKind::Adam { "Adam (0.9, 0.999, eps 1e-8, no weight decay)" } else { "SGD with momentum" }
     );
     let _ = writeln!(md, "| setting | value |\n|---|---|");
+    // The values the runs really have (an [[include]] may give some runs another value
+    // than the fixed one), in natural order.
+    let configs = spec.expand().unwrap_or_default();
+    let arm_axis = if sweep.has("residual") {
+        Some("residual")
+    } else {
+        sweep.axes.iter().map(String::as_str).find(|a| *a != "seed")
+    };
     for name in SETTING_NAMES {
-        match spec.axes.iter().find(|a| a.name == *name) {
-            Some(axis) => {
-                let values: Vec<String> = axis.values.iter().map(|v| v.to_string()).collect();
-                let _ = writeln!(md, "| `{name}` | **axis**: {} |", values.join(", "));
-            }
-            None => {
-                let v = AxisValue::of(b, name).map_or("?".into(), |v| v.to_string());
-                let _ = writeln!(md, "| `{name}` | {v} |");
-            }
-        }
+        let _ = writeln!(
+            md,
+            "| `{name}` | {} |",
+            setup_value(spec, &configs, arm_axis, name)
+        );
     }
     let _ = writeln!(
         md,
@@ -234,4 +237,81 @@ pub(super) fn reproducibility(md: &mut String, sweep: &Sweep<'_>, command: &str)
         "- rerun: `resweep run {}` (complete runs are skipped)",
         sweep.dir.frozen_sweep().display()
     );
+}
+
+/// A setting's cell of the setup table: `**axis**: 4, 12, 24`, its one value, or, when
+/// include or exclude rules make it differ between runs without being an axis, the real
+/// values per arm (`residual=false: 1/sqrt(depth); residual=true: 1`).
+fn setup_value(
+    spec: &crate::sweep::SweepSpec,
+    configs: &[crate::config::RunConfig],
+    arm_axis: Option<&str>,
+    name: &str,
+) -> String {
+    let text =
+        |c: &crate::config::RunConfig| AxisValue::of(c, name).map_or("?".into(), |v| v.to_string());
+    let distinct = |cs: &mut dyn Iterator<Item = &crate::config::RunConfig>| -> Vec<String> {
+        natural_values(cs.map(text).collect())
+    };
+    let all = distinct(&mut configs.iter());
+    if spec.axes.iter().any(|a| a.name == name) {
+        return format!("**axis**: {}", all.join(", "));
+    }
+    if arm_axis == Some(name) && all.len() > 1 {
+        return format!("**axis** (from include rules): {}", all.join(", "));
+    }
+    match (all.len(), arm_axis) {
+        (0, _) => AxisValue::of(&spec.base, name).map_or("?".into(), |v| v.to_string()),
+        (1, _) => all[0].clone(),
+        (_, Some(arm)) if arm != name => {
+            let arms = natural_values(
+                configs
+                    .iter()
+                    .filter_map(|c| AxisValue::of(c, arm).map(|v| v.to_string()))
+                    .collect(),
+            );
+            let values: Vec<Vec<String>> = arms
+                .iter()
+                .map(|a| {
+                    distinct(
+                        &mut configs
+                            .iter()
+                            .filter(|c| AxisValue::of(c, arm).is_some_and(|v| v.to_string() == *a)),
+                    )
+                })
+                .collect();
+            if values.iter().all(|v| *v == values[0]) {
+                // The same values in every arm (seeds listed per include rule).
+                return format!("**axis** (from include rules): {}", all.join(", "));
+            }
+            let per_arm: Vec<String> = arms
+                .iter()
+                .zip(&values)
+                .map(|(a, v)| format!("{arm}={a}: {}", v.join(", ")))
+                .collect();
+            format!(
+                "**differs between runs** (include/exclude rules): {}",
+                per_arm.join("; ")
+            )
+        }
+        _ => format!(
+            "**differs between runs** (include/exclude rules): {}",
+            all.join(", ")
+        ),
+    }
+}
+
+/// Distinct values in the order first seen, or in numeric order when all are numbers
+/// (depth 4, 12, 24 however the file lists them).
+fn natural_values(values: Vec<String>) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for v in values {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    if seen.iter().all(|v| v.parse::<f64>().is_ok()) {
+        seen.sort_by(|a, b| crate::format::natural_cmp(a, b));
+    }
+    seen
 }
