@@ -81,6 +81,10 @@ fn the_micro_world_section_reads_the_probe_tables() {
         .unwrap();
     assert!(answer < report.find("## Setup").unwrap(), "{report}");
     assert!(report.contains("The audit finds the comparison fair (12 runs in 6 seed pairs)"));
+    assert!(
+        report.contains("Against the strongest baseline (each arm at its own init scale"),
+        "{report}"
+    );
 
     // Every micro-world figure is drawn and linked.
     assert!(report.contains("## Micro-world: why"));

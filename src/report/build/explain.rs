@@ -72,11 +72,37 @@ pub(super) fn answer(md: &mut String, comparison: Option<&Comparison>) {
         .first()
         .map(|s| name(&s.arm))
         .unwrap_or_else(|| "the compared arm".into());
+    // Each arm at its own best-known init: the pairing the strata above do not make.
+    let strongest: Vec<String> = c
+        .baselines
+        .iter()
+        .filter_map(|b| {
+            let s = b.stats.as_ref()?;
+            Some(format!(
+                "{}: ResMLP {} vs PlainMLP {}, {better} on {} of {} seeds (exact sign test p = {})",
+                b.label,
+                format::reading(s.mean_b),
+                format::reading(s.mean_a),
+                s.wins_b,
+                s.n,
+                format::reading(s.sign_test_p)
+            ))
+        })
+        .collect();
+    let strongest = if strongest.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Against the strongest baseline (each arm at its own init scale, paired by \
+             seed): {}.",
+            strongest.join("; ")
+        )
+    };
     let _ = writeln!(
         md,
         "The audit finds the comparison fair ({} runs in {} seed pairs). The {compared} ends \
-         with the {better} {} in {b_wins} of {judged} settings: {}. The micro-world section \
-         measures why.\n",
+         with the {better} {} in {b_wins} of {judged} settings: {}.{strongest} The micro-world \
+         section measures why.\n",
         c.runs,
         c.pairs,
         c.metric,
