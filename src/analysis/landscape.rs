@@ -26,8 +26,8 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::staged::StagedParquet;
 use super::summary::setting_display;
-use super::tables::StagedParquet;
 use crate::config::RunConfig;
 use crate::error::bad_input;
 use crate::experiment::landscape::{self as math, LANDSCAPE_ROWS};

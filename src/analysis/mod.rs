@@ -22,6 +22,7 @@ pub mod landscape;
 pub mod probe_tables;
 pub mod query;
 pub mod sql;
+pub mod staged;
 pub mod stats;
 pub mod summary;
 pub mod tables;

@@ -13,7 +13,7 @@
 //! | `shatter` | run, `when`, `point` | `t`, `gradient` (`d sum(y) / dt` along the line) |
 //! | `autocorr` | run, `when`, `lag` | `autocorr` (null where the gradient is constant) |
 
-use super::tables::StagedParquet;
+use super::staged::StagedParquet;
 use crate::experiment::probes::{RunProbes, Snapshot};
 use crate::experiment::shatter;
 use polars::prelude::*;
@@ -294,7 +294,7 @@ impl ProbeTables {
     }
 
     /// Writes what is buffered and the footers; the files still have to be committed.
-    pub(crate) fn finish(self) -> anyhow::Result<Vec<super::tables::Staged>> {
+    pub(crate) fn finish(self) -> anyhow::Result<Vec<super::staged::Staged>> {
         self.tables
             .into_iter()
             .map(|mut t| {

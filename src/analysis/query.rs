@@ -14,7 +14,8 @@ use anyhow::Context;
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-use super::tables::{table_path, Staged, TABLE_NAMES};
+use super::staged::Staged;
+use super::tables::{table_path, TABLE_NAMES};
 use crate::format;
 use crate::store::SweepDir;
 
@@ -236,7 +237,7 @@ fn write_to<W: Write>(df: &mut DataFrame, format: Format, w: &mut W) -> anyhow::
         }
         Format::Parquet => {
             let schema = df.schema().clone();
-            super::tables::parquet_writer(w, &schema).finish(df)?;
+            super::staged::parquet_writer(w, &schema).finish(df)?;
         }
     }
     Ok(())

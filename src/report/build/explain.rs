@@ -4,7 +4,7 @@
 //! that keeps its signal yet barely learns; gradients that become exactly zero).
 
 use super::data::{f64s, pl, u32s, LayerFrames, Line};
-use super::microworld::{at, mean, median, per_line, ProbeFrames};
+use super::probe_data::{at, mean, median, per_line, ProbeFrames};
 use super::Report;
 use crate::analysis::compare::Comparison;
 use crate::format;

@@ -23,6 +23,7 @@ mod data;
 mod explain;
 mod figures;
 mod microworld;
+mod probe_data;
 mod sections;
 
 use super::{html, plots};

@@ -4,24 +4,10 @@
 //! audit, the runs table and the drill-down before the reproducibility section (at the end
 //! when report.md has none).
 
+use super::escape::escape;
 use super::{tables, DrawnFigure, Input};
 use crate::report::plots::Figure;
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
-
-/// `s` with HTML's special characters escaped (text and attribute values).
-pub(super) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A heading's anchor: lower-case letters and digits, other runs of characters as `-`.
 pub(super) fn slug(text: &str) -> String {
@@ -252,10 +238,5 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<h2 id=\"setup\">Setup</h2>"), "{html}");
-    }
-
-    #[test]
-    fn escape_covers_text_and_attributes() {
-        assert_eq!(escape("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
     }
 }

@@ -22,6 +22,7 @@
 //! - `page.js`, `page.css`: the page's script and style.
 
 mod data;
+mod escape;
 mod markdown;
 mod tables;
 
@@ -120,7 +121,7 @@ pub fn render(input: &Input<'_>) -> anyhow::Result<String> {
     page.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     page.push_str(&format!(
         "<title>resweep report: {}</title>\n",
-        markdown::escape(input.sweep)
+        escape::escape(input.sweep)
     ));
     page.push_str("<style>\n");
     page.push_str(UPLOT_CSS);

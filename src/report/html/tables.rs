@@ -3,7 +3,7 @@
 //! which the page sorts by.
 
 use super::data::{f64s, strs};
-use super::markdown::escape;
+use super::escape::escape;
 use super::Input;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
