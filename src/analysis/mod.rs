@@ -24,6 +24,7 @@ pub mod query;
 pub mod sql;
 pub mod staged;
 pub mod stats;
+mod student_t;
 pub mod summary;
 pub mod tables;
 pub mod verify;
