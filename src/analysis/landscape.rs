@@ -34,7 +34,6 @@ use crate::experiment::landscape::{self as math, LANDSCAPE_ROWS};
 use crate::experiment::model::Arch;
 use crate::store::seal::FileSeal;
 use crate::store::{weights, RunStatus, SweepDir};
-use crate::sweep::SweepSpec;
 
 /// How the directions are made, recorded in every slice file (a change of method makes
 /// old slices stale).
@@ -170,16 +169,9 @@ pub fn slice_path(dir: &SweepDir, run_id: &str, when: When) -> PathBuf {
 /// (each combination of the sweep's axes other than `seed`), in sweep order. Errors are
 /// bad input and nothing is written.
 pub fn choose(dir: &SweepDir, ids: &[String]) -> anyhow::Result<Vec<Chosen>> {
-    let spec = SweepSpec::from_file(&dir.frozen_sweep())
-        .with_context(|| format!("cannot read the frozen sweep of {}", dir.root().display()))?;
-    let configs = spec
-        .expand()
-        .with_context(|| format!("cannot expand the frozen sweep of {}", dir.root().display()))?;
-    let group_by: Vec<String> = spec
-        .axis_names()
-        .into_iter()
-        .filter(|a| a != "seed")
-        .collect();
+    let super::frozen::Frozen {
+        configs, group_by, ..
+    } = super::frozen::Frozen::read(dir)?;
     let by_id: BTreeMap<String, &RunConfig> = configs.iter().map(|c| (c.run_id(), c)).collect();
     let group_of = |c: &RunConfig| -> String {
         let mut parts = vec![c.arm_label().to_string()];

@@ -18,6 +18,7 @@
 //! [`tables`], then [`query`](mod@query), [`compare`] and [`verify`].
 mod columns;
 pub mod compare;
+mod frozen;
 pub mod landscape;
 pub mod probe_tables;
 pub mod query;

@@ -95,7 +95,6 @@ use super::summary::{self, Group, SummaryRow};
 use crate::config::{RunConfig, SETTING_NAMES};
 use crate::experiment::{LayerRecord, StepRecord};
 use crate::store::{RunResult, RunStatus, SealedRun, SweepDir};
-use crate::sweep::SweepSpec;
 
 /// The tables `collect` writes and `query` registers, by name (`<name>.parquet`).
 pub const TABLE_NAMES: &[&str] = &["runs", "steps", "layers", "summary"];
@@ -235,16 +234,11 @@ pub fn collect(dir: &SweepDir) -> anyhow::Result<Collected> {
 /// [`collect`], writing the tables into `tables` instead of the sweep's own `tables/`
 /// (`resweep verify` rebuilds them aside to compare).
 pub fn collect_into(dir: &SweepDir, tables: &Path) -> anyhow::Result<Collected> {
-    let spec = SweepSpec::from_file(&dir.frozen_sweep())
-        .with_context(|| format!("cannot read the frozen sweep of {}", dir.root().display()))?;
-    let configs = spec
-        .expand()
-        .with_context(|| format!("cannot expand the frozen sweep of {}", dir.root().display()))?;
-    let group_by: Vec<String> = spec
-        .axis_names()
-        .into_iter()
-        .filter(|a| a != "seed")
-        .collect();
+    let super::frozen::Frozen {
+        spec,
+        configs,
+        group_by,
+    } = super::frozen::Frozen::read(dir)?;
 
     // Sweep order with numeric axes in numeric order (for the summary's group order:
     // depth 4, 12, 24 however the file lists them) and id order (for the tables).

@@ -9,7 +9,6 @@
 
 use super::tables::{collect_into, TABLE_NAMES};
 use crate::store::{RunStatus, SweepDir};
-use crate::sweep::SweepSpec;
 use anyhow::Context as _;
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -71,11 +70,8 @@ impl Verification {
 /// Verifies a sweep directory (see the module doc). Holds no lock: the caller takes the
 /// shared tables lock.
 pub fn verify(dir: &SweepDir) -> anyhow::Result<Verification> {
-    let spec = SweepSpec::from_file(&dir.frozen_sweep())
-        .with_context(|| format!("cannot read the frozen sweep of {}", dir.root().display()))?;
-    let mut ids: Vec<String> = spec
-        .expand()
-        .with_context(|| format!("cannot expand the frozen sweep of {}", dir.root().display()))?
+    let mut ids: Vec<String> = super::frozen::Frozen::read(dir)?
+        .configs
         .iter()
         .map(|c| c.run_id())
         .collect();
