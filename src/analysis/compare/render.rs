@@ -24,6 +24,19 @@ pub fn prob_improvement_text(p: &Paired) -> String {
     }
 }
 
+/// `mean A vs B: paired difference D (95% t CI [low, high])`.
+fn difference_text(p: &Paired) -> String {
+    format!(
+        "mean {} vs {}: paired difference {} (95% {} CI [{}, {}])",
+        format::value(p.mean_a),
+        format::value(p.mean_b),
+        format::value(p.mean_diff),
+        p.diff_ci_method,
+        format::value(p.diff_ci_low),
+        format::value(p.diff_ci_high),
+    )
+}
+
 /// The audit and the statistics as text for the terminal.
 pub fn render_text(c: &Comparison) -> String {
     use std::fmt::Write;
@@ -83,13 +96,8 @@ pub fn render_text(c: &Comparison) -> String {
         if let Some(p) = &b.stats {
             let _ = writeln!(
                 s,
-                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]); ResMLP better in {} of {} seeds; sign test p = {}",
-                format::value(p.mean_a),
-                format::value(p.mean_b),
-                format::value(p.mean_diff),
-                p.diff_ci_method,
-                format::value(p.diff_ci_low),
-                format::value(p.diff_ci_high),
+                "  {}; ResMLP better in {} of {} seeds; sign test p = {}",
+                difference_text(p),
                 p.wins_b,
                 p.n,
                 format::value(p.sign_test_p)
@@ -135,13 +143,8 @@ pub fn render_text(c: &Comparison) -> String {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 s,
-                "  mean {} vs {}: paired difference {} (95% {} CI [{}, {}]), ratio of means {}",
-                format::value(p.mean_a),
-                format::value(p.mean_b),
-                format::value(p.mean_diff),
-                p.diff_ci_method,
-                format::value(p.diff_ci_low),
-                format::value(p.diff_ci_high),
+                "  {}, ratio of means {}",
+                difference_text(p),
                 format::value(p.ratio_of_means)
             );
             let _ = writeln!(
