@@ -325,7 +325,7 @@ impl Args for SettingFlags {
                         .value_parser(value_parser!(f64))
                         .allow_hyphen_values(true),
                     Kind::Bool => arg.value_parser(value_parser!(bool)),
-                    Kind::InitScale | Kind::Optimizer => arg.value_parser(value_parser!(String)),
+                    Kind::InitScale | Kind::Choice(_) => arg.value_parser(value_parser!(String)),
                 }
             };
             cmd = cmd.arg(arg);
@@ -371,7 +371,7 @@ impl FromArgMatches for SettingFlags {
                     Kind::Bool => m
                         .get_one::<bool>(s.name)
                         .map(|v| FlagValue::Typed(AxisValue::Bool(*v))),
-                    Kind::InitScale | Kind::Optimizer => m
+                    Kind::InitScale | Kind::Choice(_) => m
                         .get_one::<String>(s.name)
                         .map(|v| FlagValue::Text(v.clone())),
                 };

@@ -1,6 +1,6 @@
 //! The runs-table column(s) of a run setting, by its [`Kind`]: a count or a seed is one
-//! i64 column, a bool one bool column, a number one f64 column, an optimizer one string
-//! column, and an init scale two (`<name>` f64, its value at the run's depth, and
+//! i64 column, a bool one bool column, a number one f64 column, a choice (an optimizer, an
+//! activation) one string column, and an init scale two (`<name>` f64, its value at the run's depth, and
 //! `<name>_expr` str, as written). Used by `runs.parquet` and `summary.parquet` alike.
 //! A setting that does not apply to a run (`momentum` under Adam, see
 //! [`crate::config::Setting::applies`]) is null in that run's row.
@@ -57,11 +57,11 @@ pub(crate) fn setting_columns(name: &str, cfgs: &[&RunConfig]) -> anyhow::Result
                 .collect::<anyhow::Result<Vec<f64>>>()?;
             vec![Column::new(name.into(), keep(floats, &applies))]
         }
-        Kind::Optimizer => {
+        Kind::Choice(_) => {
             let names = values
                 .iter()
                 .map(|v| match v {
-                    AxisValue::Optimizer(o) => Ok(o.as_str()),
+                    AxisValue::Choice(name) => Ok(*name),
                     _ => Err(mismatch()),
                 })
                 .collect::<anyhow::Result<Vec<&str>>>()?;

@@ -347,7 +347,10 @@ impl Job {
         let cfg = &self.run.config;
         let arch = Arch::of(cfg);
         anyhow::ensure!(
-            meta.depth == arch.depth && meta.width == arch.width && meta.residual == arch.residual,
+            meta.depth == arch.depth
+                && meta.width == arch.width
+                && meta.residual == arch.residual
+                && meta.gates == arch.block.gate,
             "{} holds a depth-{} width-{} network, not the run's",
             file.display(),
             meta.depth,

@@ -199,6 +199,9 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
         work_flops / 1e9,
         work_flops / ASSUMED_FLOPS_PER_S
     );
+    if let Some(note) = collapse_note(&l.spec, &l.runs) {
+        crate::outln!("{note}");
+    }
     if !l.dropped.is_empty() {
         crate::outln!(
             "{} run directories on disk are not in this sweep any more (left untouched): {}",
@@ -208,6 +211,25 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
     }
     crate::outln!("outputs: {}", l.dir.root().display());
     Ok(Exit::Ok)
+}
+
+/// The plan's note when an axis varies a setting that means nothing for some runs
+/// (`branch_scale` for a PlainMLP): those points are one run, listed once.
+fn collapse_note(spec: &SweepSpec, runs: &[RunConfig]) -> Option<String> {
+    let axes = spec.axis_names();
+    let named: Vec<&str> = ["branch_scale", "gate", "gate_init"]
+        .into_iter()
+        .filter(|n| axes.iter().any(|a| a == n))
+        .collect();
+    let plain = runs.iter().filter(|c| !c.residual).count();
+    (!named.is_empty() && plain > 0).then(|| {
+        format!(
+            "note: {} {} no meaning for a PlainMLP (no residual branch): its points of {} are one run at the default, listed once ({plain} PlainMLP runs)",
+            named.join(", "),
+            if named.len() == 1 { "has" } else { "have" },
+            if named.len() == 1 { "that axis" } else { "those axes" },
+        )
+    })
 }
 
 /// Effective single-core throughput assumed by the plan's time estimate (measured by

@@ -37,7 +37,7 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<RunConfig> {
             FlagValue::Typed(v) => v.clone(),
             FlagValue::Text(text) => setting
                 .kind
-                .parse_text(text)
+                .parse_text(setting.name, text)
                 .map_err(|e| bad_input(format!("--{}: {e}", setting.flag())))?,
         };
         (setting.set)(&mut cfg, &value)
@@ -48,6 +48,9 @@ pub fn config_from_args(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     }
     cfg.validate()
         .map_err(|e| bad_input(format!("--{}", e.replacen('_', "-", 1))))?;
+    if let Some(e) = cfg.inapplicable() {
+        return Err(bad_input(format!("--{}", e.replacen('_', "-", 1))));
+    }
     Ok(cfg)
 }
 

@@ -38,6 +38,16 @@ impl InitScale {
         Ok(InitScale::Expr(normalized))
     }
 
+    /// [`InitScale::parse`] for setting `name` (`branch_scale`): its messages name it.
+    pub fn parse_named(name: &str, text: &str) -> Result<InitScale, String> {
+        InitScale::parse(text).map_err(|e| rename(e, name))
+    }
+
+    /// [`InitScale::from_value`] for setting `name`: its messages name it.
+    pub fn from_value_named(name: &str, v: f64) -> Result<InitScale, String> {
+        InitScale::from_value(v).map_err(|e| rename(e, name))
+    }
+
     /// A fixed number, checked to be positive and finite.
     pub fn from_value(v: f64) -> Result<InitScale, String> {
         if v.is_finite() && v > 0.0 {
@@ -65,6 +75,14 @@ impl InitScale {
             InitScale::Value(v) => format::compact(*v),
             InitScale::Expr(e) => e.clone(),
         }
+    }
+}
+
+/// A message about `init_scale` as one about setting `name`.
+fn rename(message: String, name: &str) -> String {
+    match message.strip_prefix("init_scale") {
+        Some(rest) => format!("{name}{rest}"),
+        None => message,
     }
 }
 

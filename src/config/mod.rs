@@ -18,9 +18,11 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod choice;
 mod init_scale;
 mod setting;
 
+pub use choice::*;
 pub use init_scale::InitScale;
 pub use setting::*;
 
@@ -163,39 +165,6 @@ macro_rules! or_else {
     };
 }
 
-/// The optimizer of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum OptimizerKind {
-    /// Adam (beta1 0.9, beta2 0.999, eps 1e-8, no weight decay).
-    Adam,
-    /// SGD with (heavy-ball) momentum.
-    Sgd,
-}
-
-impl OptimizerKind {
-    /// The name used in TOML, on the command line and in tables.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OptimizerKind::Adam => "adam",
-            OptimizerKind::Sgd => "sgd",
-        }
-    }
-}
-
-impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "adam" => Ok(OptimizerKind::Adam),
-            "sgd" => Ok(OptimizerKind::Sgd),
-            other => Err(format!(
-                "unknown optimizer \"{other}\": expected \"adam\" or \"sgd\""
-            )),
-        }
-    }
-}
-
 run_settings! {
     /// The complete configuration of one training run. Every field changes what the run
     /// computes or records, so every field is part of the run's id (see
@@ -243,6 +212,89 @@ run_settings! {
                 ))
             }
         },
+    },
+    /// How the weights are drawn, before the init scale multiplies them.
+    weight_init: WeightInit = WeightInit::KaimingNormal => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"orthogonal\"",
+        flag: "Weight init: `kaiming_normal`, `kaiming_uniform`, `orthogonal` (He gain) or `torch_default` (U(±1/sqrt(fan_in)))",
+    },
+    /// How the biases start.
+    bias_init: BiasInit = BiasInit::Zero => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"torch_default\"",
+        flag: "Bias init: `zero` or `torch_default` (U(±1/sqrt(fan_in)))",
+    },
+    /// Whether the last layer ends in the activation like every other layer (a ReLU by
+    /// default, as the original experiment specifies) or is linear.
+    output_relu: bool = true => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "false",
+        flag: "The last layer ends in the activation (a ReLU by default); false makes it linear",
+        type_help: "write output_relu = true (every layer ends in the activation) or output_relu = false (a linear last layer)",
+    },
+    /// Multiplier `α` of every residual branch: `x + α·f(x)`. A number or an expression of
+    /// depth; no meaning for a PlainMLP, whose runs hold the default.
+    branch_scale: InitScale = InitScale::Value(1.0) => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"1/sqrt(depth)\"",
+        flag: "Residual branch scale: a number or an expression of depth (ResMLP only)",
+        applies: |c| c.residual,
+        check: |c| {
+            let s = c.branch_scale.value(c.depth);
+            if s.is_finite() && s > 0.0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "branch_scale {} is {s} at depth {}: it must be positive and finite",
+                    c.branch_scale, c.depth
+                ))
+            }
+        },
+    },
+    /// A learned scalar gate on every residual branch (ReZero); ResMLP only.
+    gate: Gate = Gate::None => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"rezero\"",
+        flag: "Residual gate: `none` or `rezero` (a learned scalar per block; ResMLP only)",
+        applies: |c| c.residual,
+    },
+    /// The gates' starting value (ReZero: 0, so a ResMLP starts as the identity).
+    gate_init: f64 = 0.0 => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "0.0",
+        flag: "Starting value of the ReZero gates",
+        applies: |c| c.residual && c.gate == Gate::Rezero,
+        check: |c| {
+            if c.gate_init.is_finite() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "gate_init = {} is impossible: it must be a finite number such as 0.0",
+                    c.gate_init
+                ))
+            }
+        },
+    },
+    /// The non-linearity of every layer.
+    activation: Activation = Activation::Relu => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"tanh\"",
+        flag: "Activation: `relu`, `tanh`, `gelu` or `linear`",
+    },
+    /// A normalisation before each linear map (inside the branch for a ResMLP).
+    norm: Norm = Norm::None => {
+        table: "model",
+        canonical: UnlessDefault,
+        example: "\"layernorm\"",
+        flag: "Normalisation before each linear map: `none` or `layernorm` (no affine parameters)",
     },
     /// The seed of the init and data streams; the unit of replication.
     seed: u64 = 0 => {
@@ -337,14 +389,68 @@ impl RunConfig {
         Settings::validate(self)
     }
 
+    /// The settings that mean nothing for this run at a value other than their default:
+    /// `branch_scale`, `gate` and `gate_init` for a PlainMLP (it has no branch to scale
+    /// or gate), `gate_init` without a gate.
+    pub fn meaningless(&self) -> Vec<&'static str> {
+        let d = RunConfig::default();
+        let mut out = Vec::new();
+        if !self.residual {
+            if self.branch_scale != d.branch_scale {
+                out.push("branch_scale");
+            }
+            if self.gate != d.gate {
+                out.push("gate");
+            }
+        }
+        if (!self.residual || self.gate == Gate::None) && self.gate_init != d.gate_init {
+            out.push("gate_init");
+        }
+        out
+    }
+
+    /// The run that this configuration means: [`RunConfig::meaningless`] settings at
+    /// their defaults, so that sweep points that differ only there collapse into one run
+    /// (a PlainMLP point of a `branch_scale` axis is the plain run).
+    pub fn normalized(mut self) -> RunConfig {
+        let d = RunConfig::default();
+        for name in self.meaningless() {
+            match name {
+                "branch_scale" => self.branch_scale = d.branch_scale.clone(),
+                "gate" => self.gate = d.gate,
+                _ => self.gate_init = d.gate_init,
+            }
+        }
+        self
+    }
+
+    /// The message for a configuration fixed to a setting it cannot use (`gate = "rezero"`
+    /// for a PlainMLP), naming the setting first; `None` when every setting applies.
+    pub fn inapplicable(&self) -> Option<String> {
+        let name = *self.meaningless().first()?;
+        Some(if name == "gate_init" && self.residual {
+            format!(
+                "gate_init = {} has no meaning without a gate: set gate = \"rezero\", or drop gate_init",
+                format::exact(self.gate_init)
+            )
+        } else {
+            let value = setting(name).map_or(String::new(), |s| (s.get)(self).to_string());
+            format!(
+                "{name} = {value} has no meaning for a PlainMLP (residual = false): it scales or gates the residual branch; set residual = true, or drop {name}"
+            )
+        })
+    }
+
     /// The numeric init scale at this run's depth.
     pub fn init_scale_value(&self) -> f64 {
         self.init_scale.value(self.depth)
     }
 
-    /// Number of trainable parameters: `depth * (width^2 + width)`.
+    /// Number of trainable parameters: `depth * (width^2 + width)`, plus one gate per
+    /// block under ReZero.
     pub fn param_count(&self) -> usize {
-        self.depth * (self.width * self.width + self.width)
+        let gate = usize::from(self.residual && self.gate == Gate::Rezero);
+        self.depth * (self.width * self.width + self.width + gate)
     }
 
     /// Matrix-product work of the whole run (training steps and evals), in FLOP: the
@@ -493,10 +599,30 @@ mod tests {
             seed: 7,
             ..RunConfig::default()
         });
+        // Every setting away from its default: the canonical form holds them all.
+        configs.push(RunConfig {
+            residual: true,
+            weight_init: WeightInit::Orthogonal,
+            bias_init: BiasInit::TorchDefault,
+            output_relu: false,
+            branch_scale: InitScale::Value(0.5),
+            gate: Gate::Rezero,
+            gate_init: 0.25,
+            activation: Activation::Tanh,
+            norm: Norm::LayerNorm,
+            ..RunConfig::default()
+        });
         for c in &configs {
-            assert_eq!(c.canonical(), serialized_fields(c));
-            assert_eq!(c.canonical().len(), SETTING_NAMES.len());
+            let always_or_changed: BTreeMap<String, serde_json::Value> = serialized_fields(c)
+                .into_iter()
+                .filter(|(k, _)| {
+                    let s = setting(k).unwrap();
+                    s.canonical == Canonical::Always || !(s.is_default)(c)
+                })
+                .collect();
+            assert_eq!(c.canonical(), always_or_changed);
         }
+        assert_eq!(configs[2].canonical().len(), SETTING_NAMES.len());
     }
 
     #[test]

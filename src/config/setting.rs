@@ -19,8 +19,8 @@ pub enum Kind {
     Float,
     /// A positive number or an expression of `depth` ([`InitScale`]).
     InitScale,
-    /// `"adam"` or `"sgd"` ([`OptimizerKind`]).
-    Optimizer,
+    /// One of a few names ([`Choice`]: `"adam"` or `"sgd"`, an activation, ...).
+    Choice(&'static [&'static str]),
 }
 
 /// How a setting enters the canonical form, and so the config hash and the run id.
@@ -140,19 +140,19 @@ impl SettingValue for InitScale {
     }
 }
 
-impl SettingValue for OptimizerKind {
-    const KIND: Kind = Kind::Optimizer;
+impl<T: Choice + PartialEq + Serialize> SettingValue for T {
+    const KIND: Kind = Kind::Choice(T::NAMES);
     fn to_axis(&self) -> AxisValue {
-        AxisValue::Optimizer(*self)
+        AxisValue::Choice(self.name())
     }
     fn from_axis(v: &AxisValue) -> Option<Result<Self, String>> {
         match v {
-            AxisValue::Optimizer(o) => Some(Ok(*o)),
+            AxisValue::Choice(name) => T::from_name(name).map(Ok),
             _ => None,
         }
     }
     fn flag_text(&self) -> String {
-        self.as_str().to_string()
+        self.name().to_string()
     }
 }
 
@@ -276,8 +276,8 @@ pub enum AxisValue {
     Float(f64),
     /// A [`Kind::InitScale`] setting.
     InitScale(InitScale),
-    /// A [`Kind::Optimizer`] setting.
-    Optimizer(OptimizerKind),
+    /// A [`Kind::Choice`] setting: one of its names.
+    Choice(&'static str),
 }
 
 impl fmt::Display for AxisValue {
@@ -287,10 +287,18 @@ impl fmt::Display for AxisValue {
         match self {
             AxisValue::Bool(b) => write!(f, "{b}"),
             AxisValue::Int(i) => write!(f, "{i}"),
-            AxisValue::Float(v) => f.write_str(&format::exact(*v)),
+            // Always a TOML float (`0.0`, not `0`, which would read back as an integer).
+            AxisValue::Float(v) => {
+                let text = format::exact(*v);
+                if text.contains(['.', 'e', 'E', 'n', 'i']) {
+                    f.write_str(&text)
+                } else {
+                    write!(f, "{text}.0")
+                }
+            }
             AxisValue::InitScale(InitScale::Value(v)) => f.write_str(&format::compact(*v)),
             AxisValue::InitScale(InitScale::Expr(e)) => write!(f, "\"{e}\""),
-            AxisValue::Optimizer(o) => write!(f, "\"{}\"", o.as_str()),
+            AxisValue::Choice(name) => write!(f, "\"{name}\""),
         }
     }
 }
@@ -298,10 +306,10 @@ impl fmt::Display for AxisValue {
 impl Kind {
     /// Reads a value of this kind from command-line text (`resweep train` leaves init
     /// scales and optimizers as text, so that their errors name the flag).
-    pub fn parse_text(self, text: &str) -> Result<AxisValue, String> {
+    pub fn parse_text(self, name: &str, text: &str) -> Result<AxisValue, String> {
         match self {
-            Kind::InitScale => InitScale::parse(text).map(AxisValue::InitScale),
-            Kind::Optimizer => text.parse().map(AxisValue::Optimizer),
+            Kind::InitScale => InitScale::parse_named(name, text).map(AxisValue::InitScale),
+            Kind::Choice(names) => choice_text(names, text).map(AxisValue::Choice),
             Kind::Count | Kind::Seed => text
                 .parse::<u64>()
                 .map(AxisValue::Int)
@@ -316,4 +324,21 @@ impl Kind {
                 .map_err(|e| format!("{text:?}: {e}")),
         }
     }
+}
+
+/// The name among `names` that `text` writes, or the error of an unknown name (with a
+/// suggestion when one is close).
+pub fn choice_text(names: &'static [&'static str], text: &str) -> Result<&'static str, String> {
+    let text = text.trim();
+    names.iter().copied().find(|n| *n == text).ok_or_else(|| {
+        let what = SETTINGS
+            .iter()
+            .find(|s| s.kind == Kind::Choice(names))
+            .map_or("value", |s| s.name);
+        let mut message = format!("unknown {what} \"{text}\": expected {}", listed(names));
+        if let Some(near) = closest(text, names) {
+            message.push_str(&format!(" (did you mean \"{near}\"?)"));
+        }
+        message
+    })
 }

@@ -65,6 +65,11 @@ pub struct BatchKey {
     pub residual: bool,
     /// Training batch size.
     pub batch_size: usize,
+    /// The run's layers are the original experiment's ReLU block, which the batched
+    /// kernels compute ([`model::Block::fused`]). A run of another block (an activation,
+    /// a norm, a branch scale or gate, a linear last layer) always trains alone: its
+    /// batches have one member ([`BatchKey::batchable`]). The inits do not matter here.
+    pub fused: bool,
 }
 
 impl BatchKey {
@@ -75,7 +80,13 @@ impl BatchKey {
             width: cfg.width,
             residual: cfg.residual,
             batch_size: cfg.batch_size,
+            fused: Arch::of(cfg).block.fused(),
         }
+    }
+
+    /// Whether runs of this key can share a batched graph.
+    pub fn batchable(&self) -> bool {
+        self.fused
     }
 
     /// Bytes one member keeps live across a step: its parameters and two Adam moments,
@@ -208,6 +219,11 @@ impl BatchedTrainer {
             anyhow::bail!("a batch needs at least one member");
         };
         let key = BatchKey::of(first);
+        anyhow::ensure!(
+            key.batchable(),
+            "run {} trains through the one-run trainer: only the original ReLU block has batched kernels",
+            first.run_id()
+        );
         let step = first_state.step;
         let arch = Arch::of(first);
         let n = arch.param_count();

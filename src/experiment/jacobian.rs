@@ -1,16 +1,17 @@
 //! The input-output Jacobian of a network and its singular values: the dynamical-isometry
 //! probe (Pennington, Schoenholz & Ganguli 2017).
 //!
-//! `J(x) = dy/dx` is exact as a product of per-layer factors, with
-//! `D_l = diag(relu'(W_l x_l + b_l))`:
-//! PlainMLP `J = D_L W_L ... D_1 W_1`; ResMLP `J = (I + D_L W_L) ... (I + D_1 W_1)`.
-//! The product is taken in f64 from the f32 weights, with the ReLU masks of an f64
-//! forward pass (the f32 network agrees except for pre-activations within rounding of
-//! zero). The singular values come from nalgebra's SVD, not a hand-written one. One pass
+//! `J(x) = dy/dx` is exact as a product of per-layer factors `F_l = dx_{l+1}/dx_l`; for
+//! the original block, with `D_l = diag(relu'(W_l x_l + b_l))`,
+//! PlainMLP `J = D_L W_L ... D_1 W_1` and ResMLP `J = (I + D_L W_L) ... (I + D_1 W_1)`.
+//! Every factor is computed exactly, for any block, by forward-mode differentiation of the
+//! layer along the unit directions ([`block::tangent_f64`]), in f64 from the f32 weights
+//! (the f32 network agrees except for ReLU pre-activations within rounding of zero). The singular values come from nalgebra's SVD, not a hand-written one. One pass
 //! from the top layer down also gives every partial Jacobian `J_l = F_L ... F_l` (from
 //! layer `l`'s input to the output), whose RMS gain `||J_l||_F / sqrt(width)` says how a
 //! perturbation entering at layer `l` reaches the output.
 
+use super::block;
 use super::model::Arch;
 use nalgebra::DMatrix;
 
@@ -34,48 +35,21 @@ pub fn input_jacobian(arch: Arch, params: &[f32], x: &[f32]) -> InputJacobian {
         arch.param_count(),
         "parameters of this architecture"
     );
-    // Forward in f64: every layer's ReLU mask.
-    let mut masks: Vec<Vec<bool>> = Vec::with_capacity(arch.depth);
-    let mut h: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    // Forward in f64, each layer's factor F_l = dx_{l+1}/dx_l from its tangents along the
+    // unit directions (row j of the tangents' image is F_l e_j, so F_l is its transpose).
+    let mut h = DMatrix::from_fn(n, n, |_, j| f64::from(x[j]));
+    let eye = DMatrix::<f64>::identity(n, n);
+    let mut factors = Vec::with_capacity(arch.depth);
     for l in 0..arch.depth {
-        let w = &params[arch.weight_range(l)];
-        let b = &params[arch.bias_range(l)];
-        let z: Vec<f64> = (0..n)
-            .map(|i| {
-                let row = &w[i * n..(i + 1) * n];
-                f64::from(b[i])
-                    + row
-                        .iter()
-                        .zip(&h)
-                        .map(|(&wv, &hv)| f64::from(wv) * hv)
-                        .sum::<f64>()
-            })
-            .collect();
-        let mask: Vec<bool> = z.iter().map(|&v| v > 0.0).collect();
-        for i in 0..n {
-            let a = if mask[i] { z[i] } else { 0.0 };
-            h[i] = if arch.residual { h[i] + a } else { a };
-        }
-        masks.push(mask);
+        let (next, image) = block::tangent_f64(arch, params, l, &h, &eye);
+        factors.push(image.transpose());
+        h = next;
     }
-    // From the top down: P <- P * F_l, F_l = D_l W_l (+ I for the ResMLP).
+    // From the top down: P <- P * F_l.
     let mut p = DMatrix::<f64>::identity(n, n);
     let mut gains = vec![0.0; arch.depth];
     for l in (0..arch.depth).rev() {
-        let w = &params[arch.weight_range(l)];
-        let f = DMatrix::<f64>::from_fn(n, n, |i, j| {
-            let dw = if masks[l][i] {
-                f64::from(w[i * n + j])
-            } else {
-                0.0
-            };
-            if arch.residual && i == j {
-                1.0 + dw
-            } else {
-                dw
-            }
-        });
-        p = &p * &f;
+        p = &p * &factors[l];
         gains[l] = p.norm() / (n as f64).sqrt();
     }
     InputJacobian {

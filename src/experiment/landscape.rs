@@ -13,6 +13,7 @@
 //!   paper's released code (its default ignores biases and other 1-D parameters): at
 //!   initialisation every bias is 0, so a bias direction rescaled to the bias' norm would
 //!   be zero anyway, and a slice moves the same kind of parameters at init and at the end.
+//!   ReZero gates (one scalar per block) get a zero direction too.
 //! - **Grid.** `a` and `b` take `grid` equally spaced values over `[-span, span]`
 //!   (`span · (2i − (grid − 1)) / (grid − 1)`, so an odd grid has `0` exactly at its
 //!   centre, where the parameters are `θ` bit for bit).

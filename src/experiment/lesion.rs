@@ -9,7 +9,8 @@
 //!   ([`super::streams::lesion_blocks`], the same for both arms). Losses are recorded,
 //!   not ratios: the intact loss can be 0 (a ResMLP whose branches are off is the
 //!   identity), where a ratio is undefined.
-//! - **Branch ratio**: `||relu(W_l x_l + b_l)|| / ||x_l||` over the inputs (Frobenius
+//! - **Branch ratio**: `||relu(W_l x_l + b_l)|| / ||x_l||` (for any block, the branch as
+//!   added to the stream, `α g_l φ(z)`, see [`super::block`]) over the inputs (Frobenius
 //!   norms over examples and units): the branch against the stream for a ResMLP, the
 //!   layer's output against its input for a PlainMLP. At init it is about the branch
 //!   scale for a ResMLP, as mean-field theory says.
@@ -18,6 +19,7 @@
 //! intact forward pass below `l`, so all single lesions cost about `depth / 2` forward
 //! passes.
 
+use super::block;
 use super::model::Arch;
 use super::streams;
 use nalgebra::DMatrix;
@@ -31,29 +33,9 @@ pub fn inputs(x: &[f32], width: usize) -> DMatrix<f64> {
     DMatrix::from_fn(rows, width, |i, j| f64::from(x[i * width + j]))
 }
 
-/// Block `l`'s branch `relu(x W_l^T + b_l)` for inputs `x` (one example per row).
-fn branch(arch: Arch, params: &[f32], l: usize, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let n = arch.width;
-    let w = &params[arch.weight_range(l)];
-    let b = &params[arch.bias_range(l)];
-    // W^T as an n x n matrix: entry (j, i) = W[i][j].
-    let wt = DMatrix::from_fn(n, n, |j, i| f64::from(w[i * n + j]));
-    let mut z = x * wt;
-    for (i, mut col) in z.column_iter_mut().enumerate() {
-        let bi = f64::from(b[i]);
-        col.iter_mut().for_each(|v| *v = (*v + bi).max(0.0));
-    }
-    z
-}
-
 /// Block `l` applied to its input: the residual stream plus the branch, or the branch.
 fn block(arch: Arch, params: &[f32], l: usize, x: &DMatrix<f64>) -> DMatrix<f64> {
-    let a = branch(arch, params, l, x);
-    if arch.residual {
-        x + a
-    } else {
-        a
-    }
+    block::layer_f64(arch, params, l, x).1
 }
 
 /// Mean squared error of outputs `y` against the target (the inputs `x`).
@@ -133,16 +115,17 @@ pub fn random_lesions(
         .collect()
 }
 
-/// `||relu(W_l x_l + b_l)|| / ||x_l||` for every layer (index 0 = layer 1); `None` where
+/// `||c_l φ(z_l)|| / ||x_l||` (the branch as added to the stream; the layer's output for a
+/// PlainMLP; `relu(W_l x_l + b_l)` for the original block) for every layer (index 0 = layer 1); `None` where
 /// the layer's input is exactly zero.
 pub fn branch_ratios(arch: Arch, params: &[f32], x: &DMatrix<f64>) -> Vec<Option<f64>> {
     let mut h = x.clone();
     let mut out = Vec::with_capacity(arch.depth);
     for l in 0..arch.depth {
-        let a = branch(arch, params, l, &h);
+        let (a, next) = block::layer_f64(arch, params, l, &h);
         let input = h.norm();
         out.push((input > 0.0).then(|| a.norm() / input));
-        h = if arch.residual { h + a } else { a };
+        h = next;
     }
     out
 }
@@ -250,11 +233,7 @@ mod tests {
         // A PlainMLP with W = a I, zero bias, on positive inputs computes a^L x: its loss
         // is (a^L - 1)^2 E[x^2], and (a^(L-1) - 1)^2 E[x^2] with any one block removed.
         let (depth, n, a) = (4usize, 6usize, 0.5f64);
-        let arch = Arch {
-            depth,
-            width: n,
-            residual: false,
-        };
+        let arch = Arch::new(depth, n, false);
         let mut params = vec![0f32; arch.param_count()];
         for l in 0..depth {
             for i in 0..n {

@@ -5,8 +5,10 @@
 //! Task: inputs `x ~ U(-1,1)^width`, target `x`, loss MSE over batch and units. A fresh
 //! batch every step, a fixed held-out eval batch per seed.
 
+pub mod arch;
 pub mod batched;
 pub mod bench;
+pub mod block;
 pub mod jacobian;
 pub mod kernels;
 pub mod landscape;

@@ -17,6 +17,7 @@
 //! goes through each block with the input, `v <- D_l W_l v` (plus `v` for a ResMLP), with
 //! `D_l` the block's ReLU mask, and `g = sum_i v_L,i`.
 
+use super::block;
 use super::model::Arch;
 use nalgebra::DMatrix;
 
@@ -41,30 +42,9 @@ pub fn line_gradient(arch: Arch, params: &[f32], x0: &[f32], d: &[f32], n: usize
     let mut x = DMatrix::from_fn(n, w, |i, j| f64::from(x0[j]) + t_at(i, n) * f64::from(d[j]));
     let mut v = DMatrix::from_fn(n, w, |_, j| f64::from(d[j]));
     for l in 0..arch.depth {
-        let wl = &params[arch.weight_range(l)];
-        let b = &params[arch.bias_range(l)];
-        let wt = DMatrix::from_fn(w, w, |j, i| f64::from(wl[i * w + j]));
-        let mut z = &x * &wt;
-        let mut dz = &v * &wt;
-        for (i, (mut zc, mut dc)) in z.column_iter_mut().zip(dz.column_iter_mut()).enumerate() {
-            let bi = f64::from(b[i]);
-            for (zv, dv) in zc.iter_mut().zip(dc.iter_mut()) {
-                let pre = *zv + bi;
-                if pre > 0.0 {
-                    *zv = pre;
-                } else {
-                    *zv = 0.0;
-                    *dv = 0.0;
-                }
-            }
-        }
-        if arch.residual {
-            x += z;
-            v += dz;
-        } else {
-            x = z;
-            v = dz;
-        }
+        let (next, dnext) = block::tangent_f64(arch, params, l, &x, &v);
+        x = next;
+        v = dnext;
     }
     v.row_iter().map(|r| r.sum()).collect()
 }

@@ -6,6 +6,7 @@
 //! | stream            | key                      | depends on            |
 //! |-------------------|--------------------------|-----------------------|
 //! | init of layer `l` | `("init", seed, l)`      | seed, layer, width    |
+//! | biases of layer `l` (`bias_init = "torch_default"`) | `("bias", seed, l)` | seed, layer, width |
 //! | batch of step `t` | `("data", seed, t)`      | seed, step, batch, width |
 //! | eval batch        | `("eval", seed, 0)`      | seed, eval size, width |
 //! | blocks lesioned together, `k` of them | `("lesion", seed, k)` | seed, k, depth |
@@ -26,6 +27,8 @@ use sha2::{Digest, Sha256};
 pub enum Purpose {
     /// Initial weights of one layer.
     Init,
+    /// Initial biases of one layer (`bias_init = "torch_default"`).
+    Bias,
     /// The training batch of one step.
     Data,
     /// The held-out eval batch.
@@ -40,6 +43,7 @@ impl Purpose {
     fn tag(self) -> &'static [u8] {
         match self {
             Purpose::Init => b"init",
+            Purpose::Bias => b"bias",
             Purpose::Data => b"data",
             Purpose::Eval => b"eval",
             Purpose::Lesion => b"lesion",
@@ -62,6 +66,16 @@ pub fn stream(purpose: Purpose, seed: u64, index: u64) -> ChaCha8Rng {
 pub fn init_normals(seed: u64, layer: usize, n: usize) -> Vec<f32> {
     let mut rng = stream(Purpose::Init, seed, layer as u64);
     (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+/// `n` draws of `U(-1, 1)` from the init stream of `layer` (the uniform weight inits).
+pub fn init_uniforms(seed: u64, layer: usize, n: usize) -> Vec<f32> {
+    uniform_batch(stream(Purpose::Init, seed, layer as u64), 1, n)
+}
+
+/// `n` draws of `U(-1, 1)` from the bias stream of `layer`.
+pub fn bias_uniforms(seed: u64, layer: usize, n: usize) -> Vec<f32> {
+    uniform_batch(stream(Purpose::Bias, seed, layer as u64), 1, n)
 }
 
 /// `n` standard-normal draws of landscape direction `direction` (0 or 1) for `layer`:

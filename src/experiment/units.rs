@@ -23,6 +23,7 @@
 //! Everything here is a function of the parameters and the eval batch, computed in a
 //! fixed order, so one-run, vectorized and resumed runs record the same bits.
 
+use super::block::Trace;
 use super::kernels::{bias_relu_residual, with_f32, BiasRelu};
 use super::model::{mse_and_grad, Arch};
 use candle_core::{Device, Result, Tensor};
@@ -72,6 +73,9 @@ pub struct EvalProbe {
 /// The eval pass of `params` on `x` (`rows x width`): the loss, its decomposition and,
 /// when `units`, every layer's [`UnitStats`].
 pub fn eval_probe(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<EvalProbe> {
+    if !arch.block.fused() {
+        return eval_probe_any(arch, params, x, units);
+    }
     let dev = Device::Cpu;
     let rows = x.len() / arch.width;
     let mut h = Tensor::from_slice(x, (rows, arch.width), &dev)?;
@@ -114,6 +118,37 @@ pub fn eval_probe(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<
             input_dependent,
             units: units.then_some(stats),
         }
+    })
+}
+
+/// [`eval_probe`] for any block (see [`super::block`]); a unit is "on" where its
+/// pre-activation is positive, which for a ReLU is where it passes its input.
+fn eval_probe_any(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<EvalProbe> {
+    let trace = Trace::forward(arch, params, x)?;
+    let mut row_underflow = vec![false; x.len() / arch.width];
+    let stats = units.then(|| {
+        (0..arch.depth)
+            .map(|l| {
+                let t = &trace.layers[l];
+                let u = t.normed.as_ref().map_or(t.input.as_slice(), |(u, _)| u);
+                unit_stats(
+                    &t.products,
+                    &params[arch.bias_range(l)],
+                    u,
+                    trace.output_of(l),
+                    arch.width,
+                    &mut row_underflow,
+                )
+            })
+            .collect()
+    });
+    let y = &trace.output;
+    let (offset, input_dependent) = loss_parts(y, x, arch.width);
+    Ok(EvalProbe {
+        loss: mse_and_grad(y, x).0,
+        offset,
+        input_dependent,
+        units: stats,
     })
 }
 

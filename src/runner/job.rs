@@ -413,6 +413,7 @@ fn conclude(
             depth: o.cfg.depth,
             width: o.cfg.width,
             residual: o.cfg.residual,
+            gates: crate::experiment::model::Arch::of(&o.cfg).block.gate,
         },
     )?;
     let result = RunResult {

@@ -192,8 +192,13 @@ enum Tally {
 /// has the figures.
 pub const BATCH_CACHE_BUDGET: usize = 6 << 20;
 
-/// The largest batch of runs of this shape that fits [`BATCH_CACHE_BUDGET`] (at least 1).
+/// The largest batch of runs of this shape that fits [`BATCH_CACHE_BUDGET`] (at least 1);
+/// 1 for runs that cannot share a batched graph ([`BatchKey::batchable`]), which then
+/// train alone, through the one-run trainer.
 pub fn cache_cap(key: &BatchKey) -> usize {
+    if !key.batchable() {
+        return 1;
+    }
     (BATCH_CACHE_BUDGET / key.working_set_bytes().max(1)).max(1)
 }
 

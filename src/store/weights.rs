@@ -27,6 +27,42 @@ pub struct WeightsMeta {
     pub width: usize,
     /// ResMLP (`x + relu(Wx + b)`) or PlainMLP (`relu(Wx + b)`).
     pub residual: bool,
+    /// Whether every block has a ReZero gate (a tensor `layers.{l}.gate` of shape `[1]`);
+    /// absent from files without gates.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gates: bool,
+}
+
+impl WeightsMeta {
+    /// The layout of the flat parameters this file holds.
+    fn arch(&self) -> Arch {
+        let mut arch = Arch::new(self.depth, self.width, self.residual);
+        arch.block.gate = self.gates;
+        arch
+    }
+
+    /// Each layer's tensors: name, shape and index range in the flat parameters.
+    fn tensors(&self) -> Vec<(String, Vec<usize>, std::ops::Range<usize>)> {
+        let arch = self.arch();
+        let mut out = Vec::with_capacity(3 * arch.depth);
+        for l in 0..arch.depth {
+            out.push((
+                format!("layers.{l}.weight"),
+                vec![arch.width, arch.width],
+                arch.weight_range(l),
+            ));
+            out.push((
+                format!("layers.{l}.bias"),
+                vec![arch.width],
+                arch.bias_range(l),
+            ));
+            if arch.block.gate {
+                let g = arch.gate_index(l);
+                out.push((format!("layers.{l}.gate"), vec![1], g..g + 1));
+            }
+        }
+        out
+    }
 }
 
 const META_KEY: &str = "resweep";
@@ -58,11 +94,7 @@ fn le_bytes(values: &[f32]) -> Vec<u8> {
 /// The safetensors bytes of flat parameters `params` (the layout of
 /// [`crate::experiment::model`]).
 pub fn encode(params: &[f32], meta: &WeightsMeta) -> anyhow::Result<Vec<u8>> {
-    let arch = Arch {
-        depth: meta.depth,
-        width: meta.width,
-        residual: meta.residual,
-    };
+    let arch = meta.arch();
     anyhow::ensure!(
         params.len() == arch.param_count(),
         "{} parameters for a depth-{} width-{} network",
@@ -70,23 +102,14 @@ pub fn encode(params: &[f32], meta: &WeightsMeta) -> anyhow::Result<Vec<u8>> {
         meta.depth,
         meta.width
     );
-    let mut tensors = Vec::with_capacity(2 * arch.depth);
-    for l in 0..arch.depth {
-        tensors.push((
-            format!("layers.{l}.weight"),
-            F32Tensor {
-                shape: vec![arch.width, arch.width],
-                bytes: le_bytes(&params[arch.weight_range(l)]),
-            },
-        ));
-        tensors.push((
-            format!("layers.{l}.bias"),
-            F32Tensor {
-                shape: vec![arch.width],
-                bytes: le_bytes(&params[arch.bias_range(l)]),
-            },
-        ));
-    }
+    let tensors: Vec<(String, F32Tensor)> = meta
+        .tensors()
+        .into_iter()
+        .map(|(name, shape, range)| {
+            let bytes = le_bytes(&params[range]);
+            (name, F32Tensor { shape, bytes })
+        })
+        .collect();
     let info = HashMap::from([(META_KEY.to_string(), serde_json::to_string(meta)?)]);
     Ok(safetensors::serialize(
         tensors.iter().map(|(n, t)| (n.as_str(), t)),
@@ -104,26 +127,16 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<(Vec<f32>, WeightsMeta)> {
         .ok_or_else(|| anyhow::anyhow!("not a resweep weights file (no `{META_KEY}` metadata)"))?;
     let meta: WeightsMeta = serde_json::from_str(meta_text)?;
     let st = SafeTensors::deserialize(bytes)?;
-    let arch = Arch {
-        depth: meta.depth,
-        width: meta.width,
-        residual: meta.residual,
-    };
-    let mut params = vec![0f32; arch.param_count()];
-    for l in 0..arch.depth {
-        for (name, range) in [
-            (format!("layers.{l}.weight"), arch.weight_range(l)),
-            (format!("layers.{l}.bias"), arch.bias_range(l)),
-        ] {
-            let t = st.tensor(&name)?;
-            anyhow::ensure!(
-                t.dtype() == Dtype::F32 && t.data().len() == 4 * range.len(),
-                "{name}: expected {} f32 values",
-                range.len()
-            );
-            for (p, c) in params[range].iter_mut().zip(t.data().chunks_exact(4)) {
-                *p = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            }
+    let mut params = vec![0f32; meta.arch().param_count()];
+    for (name, _, range) in meta.tensors() {
+        let t = st.tensor(&name)?;
+        anyhow::ensure!(
+            t.dtype() == Dtype::F32 && t.data().len() == 4 * range.len(),
+            "{name}: expected {} f32 values",
+            range.len()
+        );
+        for (p, c) in params[range].iter_mut().zip(t.data().chunks_exact(4)) {
+            *p = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         }
     }
     Ok((params, meta))
@@ -141,6 +154,7 @@ mod tests {
             depth: 2,
             width: 3,
             residual: true,
+            gates: false,
         };
         let params: Vec<f32> = (0..24)
             .map(|i| i as f32 * 0.25 - 2.0 + f32::MIN_POSITIVE)

@@ -160,6 +160,23 @@ impl SweepSpec {
         if let Err(e) = config.validate() {
             return Err(self.impossible_point(&e, point, origin));
         }
+        // A setting that cannot apply to this point (`gate` of a PlainMLP) is an error
+        // when the file fixes both it and the arm; when either is an axis, the point
+        // means the run with the setting at its default (and collapses into it).
+        let axes: &[Axis] = match origin {
+            Origin::Grid => &self.axes,
+            Origin::Include(n) => &self.includes[n].axes,
+        };
+        let varies = |name: &str| axes.iter().any(|a| a.name == name && a.values.len() > 1);
+        if config
+            .meaningless()
+            .iter()
+            .any(|name| !["residual", "gate", name].iter().any(|n| varies(n)))
+        {
+            let message = config.inapplicable().unwrap_or_default();
+            return Err(self.impossible_point(&message, point, origin));
+        }
+        let config = config.normalized();
         if seen.insert(config.run_id()) {
             runs.push(config);
         }

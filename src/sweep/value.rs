@@ -5,7 +5,7 @@
 
 use super::error::{did_you_mean, Problem};
 pub use crate::config::AxisValue;
-use crate::config::{InitScale, OptimizerKind, RunConfig, SETTING_NAMES};
+use crate::config::{choice_text, listed, InitScale, RunConfig, SETTING_NAMES};
 pub(crate) use crate::config::{Kind, Setting};
 
 /// The tables that hold fixed settings, in file-format order.
@@ -52,7 +52,7 @@ impl AxisValue {
             AxisValue::Float(v) => toml::Value::Float(*v),
             AxisValue::InitScale(InitScale::Value(v)) => toml::Value::Float(*v),
             AxisValue::InitScale(InitScale::Expr(e)) => toml::Value::String(e.clone()),
-            AxisValue::Optimizer(o) => toml::Value::String(o.as_str().to_string()),
+            AxisValue::Choice(name) => toml::Value::String(name.to_string()),
         }
     }
 }
@@ -167,11 +167,11 @@ pub(crate) fn typed(info: &Setting, value: &toml::Value) -> Result<AxisValue, Pr
             _ => return Err(wrong("a number such as 1e-3")),
         },
         Kind::InitScale => match (number(value), value) {
-            (Some(f), _) => AxisValue::InitScale(InitScale::from_value(f).map_err(|e| {
+            (Some(f), _) => AxisValue::InitScale(InitScale::from_value_named(key, f).map_err(|e| {
                 Problem::new(e).help("write a positive number such as 1.0 or an expression such as \"1/sqrt(depth)\"")
             })?),
-            (None, toml::Value::String(s)) => AxisValue::InitScale(InitScale::parse(s).map_err(|e| {
-                Problem::new(e).help("init_scale is a positive number (init_scale = 1.0) or an expression of depth in quotes (init_scale = \"1/sqrt(depth)\")")
+            (None, toml::Value::String(s)) => AxisValue::InitScale(InitScale::parse_named(key, s).map_err(|e| {
+                Problem::new(e).help(format!("{key} is a positive number ({key} = 1.0) or an expression of depth in quotes ({key} = \"1/sqrt(depth)\")"))
             })?),
             _ => {
                 return Err(wrong(
@@ -179,12 +179,12 @@ pub(crate) fn typed(info: &Setting, value: &toml::Value) -> Result<AxisValue, Pr
                 ))
             }
         },
-        Kind::Optimizer => match value {
-            toml::Value::String(s) => AxisValue::Optimizer(
-                s.parse::<OptimizerKind>()
-                    .map_err(|e| Problem::new(e).help("write optimizer = \"adam\" or optimizer = \"sgd\""))?,
-            ),
-            _ => return Err(wrong("\"adam\" or \"sgd\"")),
+        Kind::Choice(names) => match value {
+            toml::Value::String(s) => AxisValue::Choice(choice_text(names, s).map_err(|e| {
+                let listed: Vec<String> = names.iter().map(|n| format!("{key} = \"{n}\"")).collect();
+                Problem::new(e).help(format!("write {}", listed.join(" or ")))
+            })?),
+            _ => return Err(wrong(&listed(names))),
         },
     };
     check_alone(info, &v)?;

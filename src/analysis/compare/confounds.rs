@@ -69,16 +69,56 @@ pub(super) fn detect(
     if plain.is_empty() || res.is_empty() {
         return (out, Vec::new());
     }
-    out.push(Confound {
-        kind: "relu-output",
-        message: "the PlainMLP's output is a ReLU, so it cannot go negative: on this task (target x ~ U(-1, 1)) its loss cannot go below 1/6, while the ResMLP's output x + relu(…) can reach 0; part of any gap is the output layer, not the residual connection".into(),
-        control: Some("both arms with a linear output layer (not yet a setting of resweep); until then read the PlainMLP's loss against 1/6, not 0".into()),
-    });
+    // PlainMLPs whose activated last layer cannot go below a bound, so cannot reach the
+    // negative targets: a loss floor that the ResMLP's `x + ...` does not have.
+    let floors: BTreeSet<(String, String)> = plain
+        .iter()
+        .filter(|&&i| {
+            rows[i]
+                .settings
+                .get("output_relu")
+                .is_none_or(|v| v == "true")
+        })
+        .filter_map(|&i| {
+            let activation = rows[i]
+                .settings
+                .get("activation")
+                .map_or("relu", |s| s.as_str());
+            output_floor(activation)
+                .map(|(bound, floor)| (activation.to_string(), format!("{bound} → loss ≥ {floor}")))
+        })
+        .collect();
+    if !floors.is_empty() {
+        let what: Vec<String> = floors.iter().map(|(a, f)| format!("{a}: {f}")).collect();
+        let control = if sweep_axes.iter().any(|a| a == "output_relu") {
+            "this sweep has the output_relu axis: compare the arms at output_relu = false, where neither output is bounded".to_string()
+        } else {
+            "both arms with a linear last layer: add `output_relu = [true, false]` to [grid] (sweeps/what_matters.toml does); meanwhile read the PlainMLP's loss against its floor, not 0".to_string()
+        };
+        out.push(Confound {
+            kind: "relu-output",
+            message: format!(
+                "the PlainMLP's last layer ends in its activation, which cannot go below a bound ({}): on this task (target x ~ U(-1, 1)) its loss has that floor, while the ResMLP's output x + … can reach 0; part of any gap is the output layer, not the residual connection",
+                what.join("; ")
+            ),
+            control: Some(control),
+        });
+    }
 
     // PlainMLP init scales that vanish the signal by construction.
     let mut vanishing: BTreeMap<String, BTreeSet<(i64, String)>> = BTreeMap::new();
-    for &i in &plain {
-        let s = scales[i];
+    // Mean field holds this for ReLU layers without a norm (a LayerNorm restores the
+    // signal's size at every layer); PyTorch's default weights have a sixth of He's
+    // variance, so a gain of s/sqrt(6) per layer.
+    for &i in plain.iter().filter(|&&i| {
+        let is = |k: &str, v: &str| rows[i].settings.get(k).is_none_or(|x| x == v);
+        is("activation", "relu") && is("norm", "none")
+    }) {
+        let torch = rows[i]
+            .settings
+            .get("weight_init")
+            .is_some_and(|w| w == "torch_default");
+        let s = scales[i] / if torch { 6f64.sqrt() } else { 1.0 };
         let depth: i64 = rows[i].settings["depth"].parse().unwrap_or(0);
         let factor = s.powi(depth as i32);
         if s < 1.0 && factor < VANISHED {
@@ -174,6 +214,30 @@ pub(super) fn detect(
     }
     (out, baselines)
 }
+
+/// The lowest value of an activation and the least MSE an output bounded below by it can
+/// reach on `x ~ U(-1, 1)`: `E[(x − b)² ; x < b] = (1 + b)³ / 6`. `None` for an
+/// activation that reaches every target (tanh tends to ±1; linear).
+pub(crate) fn output_floor(activation: &str) -> Option<(&'static str, String)> {
+    let (label, bound) = match activation {
+        "relu" => ("relu ≥ 0", 0.0),
+        // GELU's minimum, z Φ(z) at z ≈ -0.7518.
+        "gelu" => ("gelu ≥ -0.170", GELU_MIN),
+        _ => return None,
+    };
+    let floor: f64 = (1.0 + bound).powi(3) / 6.0;
+    Some((
+        label,
+        if bound == 0.0 {
+            "1/6".to_string()
+        } else {
+            crate::format::value(floor)
+        },
+    ))
+}
+
+/// The minimum of the exact GELU `z Φ(z)`.
+pub(crate) const GELU_MIN: f64 = -0.169_971_207_479_903_7;
 
 /// Each row's numeric init scale (`init_scale` column; NaN where missing).
 pub(super) fn scales(df: &DataFrame) -> Vec<f64> {

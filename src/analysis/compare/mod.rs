@@ -214,15 +214,24 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
         .cast(&DataType::Float64)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let metric_vals = metric_vals.f64().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let setting_cols: Vec<(&str, &Column)> = SETTING_NAMES
+    // A setting's column (`<name>_expr` for an init-scale kind). A table collected before
+    // a setting existed lacks its column: every run then had its default.
+    let setting_cols: Vec<(&str, Option<&Column>)> = SETTING_NAMES
         .iter()
         .map(|&name| {
-            let source = if name == "init_scale" {
-                "init_scale_expr"
+            let info = crate::config::setting(name).expect("a declared setting");
+            let source = if info.kind == crate::config::Kind::InitScale {
+                format!("{name}_expr")
             } else {
-                name
+                name.to_string()
             };
-            col(source).map(|c| (name, c))
+            match col(&source) {
+                Ok(c) => Ok((name, Some(c))),
+                Err(_) if info.canonical == crate::config::Canonical::UnlessDefault => {
+                    Ok((name, None))
+                }
+                Err(e) => Err(e),
+            }
         })
         .collect::<anyhow::Result<_>>()?;
     let (ids, ih, dh, pc) = (
@@ -234,7 +243,21 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
     // Each column to text once, then row by row.
     let mut settings: Vec<(&str, std::vec::IntoIter<String>)> = setting_cols
         .iter()
-        .map(|(name, c)| (*name, cells(c).into_iter()))
+        .map(|(name, c)| {
+            let texts = match c {
+                Some(c) => cells(c),
+                None => vec![
+                    format!(
+                        "{}",
+                        (crate::config::setting(name)
+                            .expect("a setting")
+                            .default_flag)()
+                    );
+                    df.height()
+                ],
+            };
+            (*name, texts.into_iter())
+        })
         .collect();
     let rows = cells(ids)
         .into_iter()
