@@ -244,17 +244,18 @@ fn rows(df: &DataFrame, metric: &str) -> anyhow::Result<Vec<Row>> {
     let mut settings: Vec<(&str, std::vec::IntoIter<String>)> = setting_cols
         .iter()
         .map(|(name, c)| {
+            // A setting that does not apply to a run (null: `branch_scale` of a PlainMLP,
+            // `momentum` under Adam) compares as its default, which is what such a run
+            // computes with; so does a setting whose column the table lacks.
+            let default = (crate::config::setting(name)
+                .expect("a setting")
+                .default_flag)();
             let texts = match c {
-                Some(c) => cells(c),
-                None => vec![
-                    format!(
-                        "{}",
-                        (crate::config::setting(name)
-                            .expect("a setting")
-                            .default_flag)()
-                    );
-                    df.height()
-                ],
+                Some(c) => cells(c)
+                    .into_iter()
+                    .map(|v| if v == "null" { default.clone() } else { v })
+                    .collect(),
+                None => vec![default; df.height()],
             };
             (*name, texts.into_iter())
         })
