@@ -237,7 +237,7 @@ impl Trace {
                     } else {
                         gv
                     };
-                    ga * activate_grad(activation, z)
+                    ga * activate_grad(activation, z, t.branch[i])
                 })
                 .collect();
             let u = t.normed.as_ref().map_or(t.input.as_slice(), |(u, _)| u);
@@ -265,21 +265,25 @@ impl Trace {
     }
 }
 
-/// `φ(z)` in f32 (computed in f64 and rounded once; the ReLU exactly).
+/// `φ(z)` in f32: the ReLU exactly, tanh by the platform's `tanhf`, the GELU computed in
+/// f64 and rounded once.
 fn activate(activation: Activation, z: f32) -> f32 {
     match activation {
         Activation::Relu => z.max(0.0),
         Activation::Linear => z,
-        a => act(a, f64::from(z)) as f32,
+        Activation::Tanh => z.tanh(),
+        Activation::Gelu => act(Activation::Gelu, f64::from(z)) as f32,
     }
 }
 
-/// `φ'(z)` in f32.
-fn activate_grad(activation: Activation, z: f32) -> f32 {
+/// `φ'(z)` in f32, from the pre-activation `z` and the output `a = φ(z)` (tanh's
+/// derivative is `1 − a²`).
+fn activate_grad(activation: Activation, z: f32, a: f32) -> f32 {
     match activation {
         Activation::Relu => f32::from(u8::from(z > 0.0)),
         Activation::Linear => 1.0,
-        a => act_grad(a, f64::from(z)) as f32,
+        Activation::Tanh => 1.0 - a * a,
+        Activation::Gelu => act_grad(Activation::Gelu, f64::from(z)) as f32,
     }
 }
 

@@ -23,5 +23,6 @@ mod sweeps;
 mod tables;
 mod train;
 mod util;
+mod variants;
 mod vectorized;
 mod weights;

@@ -84,8 +84,12 @@ pub(super) fn detect(
                 .settings
                 .get("activation")
                 .map_or("relu", |s| s.as_str());
-            output_floor(activation)
-                .map(|(bound, floor)| (activation.to_string(), format!("{bound} → loss ≥ {floor}")))
+            output_floor(activation).map(|(bound, floor)| {
+                (
+                    activation.to_string(),
+                    format!("{bound}, so loss ≥ {floor}"),
+                )
+            })
         })
         .collect();
     if !floors.is_empty() {
@@ -220,9 +224,9 @@ pub(super) fn detect(
 /// activation that reaches every target (tanh tends to ±1; linear).
 pub(crate) fn output_floor(activation: &str) -> Option<(&'static str, String)> {
     let (label, bound) = match activation {
-        "relu" => ("relu ≥ 0", 0.0),
+        "relu" => ("output ≥ 0", 0.0),
         // GELU's minimum, z Φ(z) at z ≈ -0.7518.
-        "gelu" => ("gelu ≥ -0.170", GELU_MIN),
+        "gelu" => ("output ≥ -0.170", GELU_MIN),
         _ => return None,
     };
     let floor: f64 = (1.0 + bound).powi(3) / 6.0;

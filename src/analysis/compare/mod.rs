@@ -483,21 +483,31 @@ pub fn compare(
 
     // Fingerprints within pairs, unless the axis changes them legitimately.
     let shape_axis = matches!(axis, "depth" | "width");
+    // Settings that change the draws themselves (normal or uniform weights, drawn
+    // biases) or add parameters (a gate per block).
+    let draws_axis = shape_axis || matches!(axis, "weight_init" | "bias_init");
+    let count_axis = shape_axis || axis == "gate";
     let data_axis = matches!(axis, "batch_size" | "width" | "eval_size");
     let mut skipped_checks = Vec::new();
     if shape_axis {
         skipped_checks.push(format!(
             "init hash and parameter count (a {axis} axis changes the network)"
         ));
+    } else if draws_axis {
+        skipped_checks.push(format!(
+            "init hash (a {axis} axis changes the initial draws)"
+        ));
+    } else if count_axis {
+        skipped_checks.push(format!("parameter count (a {axis} axis adds parameters)"));
     }
     if data_axis {
         skipped_checks.push(format!("data hash (a {axis} axis changes the batches)"));
     }
     type Check = (&'static str, bool, fn(&Row) -> &str);
     let checks: [Check; 3] = [
-        ("initial-weight hash", !shape_axis, |r| &r.init_hash),
+        ("initial-weight hash", !draws_axis, |r| &r.init_hash),
         ("data hash", !data_axis, |r| &r.data_hash),
-        ("parameter count", !shape_axis, |r| &r.param_count),
+        ("parameter count", !count_axis, |r| &r.param_count),
     ];
     for (what, active, get) in checks {
         if !active {
