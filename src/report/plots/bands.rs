@@ -25,6 +25,64 @@ pub fn bands_figure(path: &Path, title: &str, panels: &[Panel]) -> Result<()> {
     write_png(path, size, &buf)
 }
 
+/// The line panels of `panels`: bands (with their seed counts) and dashed curves.
+fn line_panels(panels: &[Panel]) -> Vec<LinePanel<'_>> {
+    let mut line_panels = Vec::with_capacity(panels.len());
+    for panel in panels {
+        let labels: Vec<&str> = panel.bands.iter().map(|b| b.label.as_str()).collect();
+        let colors = assign_colors(&labels);
+        let mut series: Vec<Series<'_>> = panel
+            .bands
+            .iter()
+            .zip(colors)
+            .map(|(b, color)| Series {
+                label: if b.label.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} (n = {})", b.label, b.n)
+                },
+                kind: Kind::Band,
+                color,
+                xs: &b.xs,
+                ys: &b.mean,
+                spread: Some(&b.std),
+                range: b
+                    .range
+                    .as_ref()
+                    .map(|(lo, hi)| (lo.as_slice(), hi.as_slice())),
+                dx: 0.0,
+            })
+            .collect();
+        series.extend(panel.curves.iter().enumerate().map(|(i, c)| {
+            let (color, dash) = curve_style(i);
+            Series {
+                label: c.label.clone(),
+                kind: Kind::Dashed(dash),
+                color,
+                xs: &c.xs,
+                ys: &c.ys,
+                spread: None,
+                range: None,
+                dx: 0.0,
+            }
+        }));
+        let lp = LinePanel {
+            title: &panel.title,
+            x_label: &panel.x_label,
+            y_label: &panel.y_label,
+            log_y: panel.log_y,
+            series,
+            notes: panel.notes.clone(),
+            x_ticks_at_data: false,
+            x_pad: 0.0,
+            legend_min_h: 0,
+            own_legend: true,
+        };
+        line_panels.push(lp);
+    }
+    line_panels
+}
+
 /// The figure [`bands_figure`] writes, as its size and an RGB buffer.
 pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
     let (rows, cols) = grid(panels.len());
@@ -34,76 +92,52 @@ pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u
         (1, _) => (700, 620),
         _ => (800, 600),
     };
-    // Legends sit below the plots, about two entries a row: a panel with many bands and
-    // theory curves grows taller instead of squeezing its plot area.
-    let entries = panels
-        .iter()
-        .map(|p| p.bands.len() + p.curves.iter().filter(|c| !c.label.is_empty()).count())
-        .max()
-        .unwrap_or(0);
-    let extra_rows = entries.div_ceil(2).saturating_sub(3) as u32;
-    let ph = ph + extra_rows * LEGEND_ROW_H as u32;
-    let size = (pw * cols as u32, FIG_TITLE_H + ph * rows as u32);
+    // Legends sit below the plots: a panel whose legend needs more than the three rows
+    // its height allows grows taller by the rows it needs (measured with the figure's
+    // font) instead of squeezing its plot area. When every panel would show the same
+    // long legend (many groups), the figure draws it once, across its whole width, below
+    // all panels.
+    const ROOM: u32 = 3 * LEGEND_ROW_H as u32 + 12;
+    let full_w = pw * cols as u32;
+    let (mut legend_h, mut shared_h) = (0, 0);
+    render((8, 8), |root| {
+        let lps = line_panels(panels);
+        for lp in &lps {
+            legend_h = legend_h.max(panel_legend(root, lp, pw)?.height());
+        }
+        let labels = |lp: &LinePanel<'_>| {
+            lp.series
+                .iter()
+                .map(|s| s.label.clone())
+                .collect::<Vec<_>>()
+        };
+        if lps.len() > 1 && legend_h > ROOM && lps.iter().all(|lp| labels(lp) == labels(&lps[0])) {
+            shared_h = panel_legend(root, &lps[0], full_w)?.height();
+        }
+        Ok(())
+    })?;
+    let shared = shared_h > 0;
+    let ph = if shared {
+        ph
+    } else {
+        ph + legend_h.saturating_sub(ROOM)
+    };
+    let size = (full_w, FIG_TITLE_H + ph * rows as u32 + shared_h);
     let buf = render(size, |root| {
         let body = titled(root, title)?;
-        let areas = body.split_evenly((rows, cols));
+        let (panels_area, _) = body.split_vertically(ph * rows as u32);
+        let areas = panels_area.split_evenly((rows, cols));
         if panels.is_empty() {
             return draw_no_data(&areas[0], "", &["no panels were given".to_string()], 0);
         }
-        let mut line_panels = Vec::with_capacity(panels.len());
-        for panel in panels {
-            let labels: Vec<&str> = panel.bands.iter().map(|b| b.label.as_str()).collect();
-            let colors = assign_colors(&labels);
-            let mut series: Vec<Series<'_>> = panel
-                .bands
-                .iter()
-                .zip(colors)
-                .map(|(b, color)| Series {
-                    label: if b.label.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{} (n = {})", b.label, b.n)
-                    },
-                    kind: Kind::Band,
-                    color,
-                    xs: &b.xs,
-                    ys: &b.mean,
-                    spread: Some(&b.std),
-                    range: b
-                        .range
-                        .as_ref()
-                        .map(|(lo, hi)| (lo.as_slice(), hi.as_slice())),
-                    dx: 0.0,
-                })
-                .collect();
-            series.extend(panel.curves.iter().enumerate().map(|(i, c)| {
-                let (color, dash) = curve_style(i);
-                Series {
-                    label: c.label.clone(),
-                    kind: Kind::Dashed(dash),
-                    color,
-                    xs: &c.xs,
-                    ys: &c.ys,
-                    spread: None,
-                    range: None,
-                    dx: 0.0,
-                }
-            }));
-            let lp = LinePanel {
-                title: &panel.title,
-                x_label: &panel.x_label,
-                y_label: &panel.y_label,
-                log_y: panel.log_y,
-                series,
-                notes: panel.notes.clone(),
-                x_ticks_at_data: false,
-                x_pad: 0.0,
-                legend_min_h: 0,
-            };
-            line_panels.push(lp);
+        let mut line_panels = line_panels(panels);
+        if shared {
+            let legend = panel_legend(root, &line_panels[0], full_w)?;
+            legend.draw(root, 30, (FIG_TITLE_H + ph * rows as u32) as i32)?;
+            line_panels.iter_mut().for_each(|lp| lp.own_legend = false);
         }
         // Panels of one row reserve the same legend height, so their axes line up.
-        for row in line_panels.chunks_mut(cols) {
+        for row in line_panels.chunks_mut(cols).filter(|_| !shared) {
             let mut h = 0;
             for lp in row.iter() {
                 h = h.max(panel_legend(root, lp, pw)?.height());

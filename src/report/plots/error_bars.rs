@@ -86,6 +86,7 @@ pub(super) fn error_bars_buffer(
             x_ticks_at_data: true,
             x_pad: 0.06,
             legend_min_h: 0,
+            own_legend: true,
         };
         draw_line_panel(root, &body, &lp)
     })?;

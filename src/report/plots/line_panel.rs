@@ -49,6 +49,8 @@ pub(super) struct LinePanel<'a> {
     pub(super) x_pad: f64,
     /// Height reserved for the legend at least (aligns the panels of a row).
     pub(super) legend_min_h: u32,
+    /// The panel draws its own legend (false when the figure draws one shared legend).
+    pub(super) own_legend: bool,
 }
 
 /// One classified point of a series, in data values.
@@ -232,7 +234,11 @@ pub(super) fn draw_line_panel(root: &Root<'_>, area: &Root<'_>, p: &LinePanel<'_
     }
 
     let (aw, ah) = area.dim_in_pixel();
-    let legend = panel_legend(root, p, aw)?;
+    let legend = if p.own_legend {
+        panel_legend(root, p, aw)?
+    } else {
+        layout_legend(root, Vec::new(), 0)?
+    };
     let legend_h = legend.height().max(p.legend_min_h);
     let (chart_area, _) = area.split_vertically(ah.saturating_sub(legend_h));
     let (_, ch) = chart_area.dim_in_pixel();
