@@ -47,9 +47,9 @@ use crate::config::{Activation, BiasInit, Gate, Norm, RunConfig, WeightInit};
 use crate::experiment::arch::LN_EPS;
 
 /// Why a PlainMLP with GELU has no curve (module docs).
-pub const PLAIN_GELU: &str = "the mean-field recursion does not hold for a PlainMLP with GELU at width 64 \
-     (checked against the forward pass, it falls to 0.67 of the seeds' median std by layer 10 at init scale 1; \
-     a finite-width effect that closes only at larger width)";
+pub const PLAIN_GELU: &str = "the mean-field recursion misses a PlainMLP with GELU at finite width \
+     (against the forward pass at width 64 and depth 10 it falls to 0.67 of the seeds' median std by the last layer \
+     at init scale 1; the gap closes only at larger width)";
 
 /// Everything the recursion needs to know about a group of runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
