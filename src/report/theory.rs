@@ -29,8 +29,21 @@
 //! These are *expectations over weights*: one seed's realised value scatters around them
 //! (DESIGN quotes a spread of about ±4 around 15 for the ResMLP's initial loss at
 //! `a = 1/sqrt(20)`, L = 20).
+//!
+//! **Model variants.** Everything above is the default block (Kaiming-He normal weights,
+//! zero bias, ReLU, no norm, an activated last layer, an unscaled and ungated branch).
+//! [`variant`] generalises the activation recursion to every variant (other inits and
+//! biases, tanh, GELU and the identity through Gaussian integrals in [`gauss`], LayerNorm,
+//! a linear last layer, the branch scale and the ReZero gate), held to the crate's forward
+//! pass variant by variant; it has no curve for the PlainMLP with GELU, where the check
+//! fails. The gradient-norm and initial-loss theories below exist for the default block
+//! only ([`Variant::is_default_block`]).
+
+pub mod gauss;
+pub mod variant;
 
 use std::f64::consts::PI;
+pub use variant::Variant;
 
 /// Per-unit second moment of the input `x ~ U(-1, 1)`: `E[x^2] = 1/3`.
 pub const INPUT_Q0: f64 = 1.0 / 3.0;

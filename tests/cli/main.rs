@@ -21,6 +21,7 @@ mod resume;
 mod shards;
 mod sweeps;
 mod tables;
+mod theory;
 mod train;
 mod util;
 mod variants;

@@ -5,7 +5,9 @@
 use crate::analysis::compare::cell;
 use crate::analysis::stats;
 use crate::analysis::tables::table_path;
+use crate::config::{Activation, BiasInit, Gate, Norm, WeightInit};
 use crate::report::plots::Band;
+use crate::report::theory::Variant;
 use crate::store::SweepDir;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -33,6 +35,10 @@ pub(super) struct Line {
     pub(super) batch_size: usize,
     /// Layer width (0 when the runs table does not say).
     pub(super) width: usize,
+    /// The model variant the theory curves need (the settings read from the runs table's
+    /// columns, the default for a column the table lacks; `None` when a setting's value
+    /// cannot be read).
+    pub(super) variant: Option<Variant>,
     /// Axis values other than `residual`, `depth` and `seed` (for pairing figures).
     pub(super) others: Vec<(String, String)>,
     /// Ids of the line's runs.
@@ -142,36 +148,48 @@ pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Lin
             }
         }
         let arm = arm_name(res);
-        let g = by_key.entry(key).or_insert_with(|| Line {
-            label: arm_label(arm, &parts),
-            depthless_label: arm_label(
-                arm,
-                &others
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>(),
-            ),
-            residual: res,
-            depth: cell(depth, i)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            init_scale: cell(scale, i)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN),
-            batch_size: cell(batch, i)
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            width: width
-                .and_then(|w| cell(w, i).ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
-            others,
-            runs: Vec::new(),
-            rows: Vec::new(),
-            diverged: 0,
+        let g = by_key.entry(key).or_insert_with(|| {
+            let (depth, init_scale, width) = (
+                cell(depth, i)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                cell(scale, i)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN),
+                width
+                    .and_then(|w| cell(w, i).ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            );
+            Line {
+                label: arm_label(arm, &parts),
+                depthless_label: arm_label(
+                    arm,
+                    &others
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>(),
+                ),
+                residual: res,
+                depth,
+                init_scale,
+                batch_size: cell(batch, i)
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+                width,
+                variant: variant_of(
+                    runs,
+                    i,
+                    Variant::default_block(res, depth, width, init_scale),
+                ),
+                others,
+                runs: Vec::new(),
+                rows: Vec::new(),
+                diverged: 0,
+            }
         });
         g.runs.push(cell(ids, i)?);
         g.rows.push(i);
@@ -182,6 +200,49 @@ pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Lin
     let mut out: Vec<Line> = by_key.into_values().collect();
     out.sort_by(|a, b| (&a.others, a.depth, a.residual).cmp(&(&b.others, b.depth, b.residual)));
     Ok(out)
+}
+
+/// The model variant of row `i` of the runs table, from `base` (its shape and init
+/// scale, the default block) and the setting columns: a missing column or a null (a
+/// setting that does not apply, such as `branch_scale` for a PlainMLP) keeps the default;
+/// a value that cannot be read gives `None`.
+fn variant_of(runs: &DataFrame, i: usize, base: Variant) -> Option<Variant> {
+    let value = |name: &str| {
+        runs.column(name)
+            .ok()
+            .and_then(|c| c.get(i).ok())
+            .filter(|v| !v.is_null())
+            .map(|v| v.into_static())
+    };
+    fn choice<T: std::str::FromStr>(v: Option<AnyValue<'static>>, default: T) -> Option<T> {
+        match v {
+            None => Some(default),
+            Some(v) => v.get_str().and_then(|s| s.parse().ok()),
+        }
+    }
+    let number = |name: &str, default: f64| match value(name) {
+        None => Some(default),
+        Some(v) => v.extract::<f64>(),
+    };
+    let output_relu = match value("output_relu") {
+        None => Some(base.output_relu),
+        Some(AnyValue::Boolean(b)) => Some(b),
+        Some(_) => None,
+    };
+    let mut v = Variant {
+        weight_init: choice::<WeightInit>(value("weight_init"), base.weight_init)?,
+        bias_init: choice::<BiasInit>(value("bias_init"), base.bias_init)?,
+        output_relu: output_relu?,
+        activation: choice::<Activation>(value("activation"), base.activation)?,
+        norm: choice::<Norm>(value("norm"), base.norm)?,
+        ..base
+    };
+    if v.residual {
+        v.branch_scale = number("branch_scale", base.branch_scale)?;
+        v.gate = choice::<Gate>(value("gate"), base.gate)?;
+        v.gate_init = number("gate_init", base.gate_init)?;
+    }
+    Some(v)
 }
 
 /// A frame mapping run_id to its line index (column `group`), for joins.
@@ -456,6 +517,84 @@ mod tests {
 
         let frame = line_frame(&lines).unwrap();
         assert_eq!(u32s(&frame, "group").unwrap(), [0, 0, 1, 1, 2]);
+    }
+
+    #[test]
+    fn lines_read_the_variant_settings_or_their_defaults() {
+        let axes: Vec<String> = ["residual", "depth", "seed"].map(String::from).to_vec();
+        // A table collected before the variant settings existed: the default block.
+        let old = lines(&runs(), &axes).unwrap();
+        let d = Variant::default_block(false, 2, 0, 1.0);
+        assert_eq!(old[0].variant, Some(d));
+        assert!(old.iter().all(|l| l.variant.unwrap().is_default_block()));
+        // Every setting column; nulls where a setting does not apply.
+        let mut df = runs();
+        let extra = vec![
+            Column::new(
+                "activation".into(),
+                ["tanh", "tanh", "tanh", "tanh", "gelu"],
+            ),
+            Column::new("norm".into(), ["layernorm"; 5]),
+            Column::new("weight_init".into(), ["orthogonal"; 5]),
+            Column::new("bias_init".into(), ["torch_default"; 5]),
+            Column::new("output_relu".into(), [false; 5]),
+            Column::new(
+                "branch_scale".into(),
+                [None, Some(0.5f64), None, Some(0.5), Some(0.25)],
+            ),
+            Column::new(
+                "gate".into(),
+                [None, Some("rezero"), None, Some("rezero"), Some("none")],
+            ),
+            Column::new(
+                "gate_init".into(),
+                [None, Some(0.125f64), None, Some(0.125), None],
+            ),
+        ];
+        for c in extra {
+            df.with_column(c).unwrap();
+        }
+        let new = lines(&df, &axes).unwrap();
+        let plain = new[0].variant.unwrap();
+        assert_eq!(
+            (
+                plain.activation,
+                plain.norm,
+                plain.weight_init,
+                plain.bias_init
+            ),
+            (
+                Activation::Tanh,
+                Norm::LayerNorm,
+                WeightInit::Orthogonal,
+                BiasInit::TorchDefault
+            )
+        );
+        assert!(!plain.output_relu && plain.branch_scale == 1.0 && plain.gate == Gate::None);
+        let res = new[1].variant.unwrap();
+        assert_eq!(
+            (res.branch_scale, res.gate, res.gate_init),
+            (0.5, Gate::Rezero, 0.125)
+        );
+        let res4 = new[2].variant.unwrap();
+        assert_eq!(
+            (
+                res4.activation,
+                res4.branch_scale,
+                res4.gate,
+                res4.gate_init
+            ),
+            (Activation::Gelu, 0.25, Gate::None, 0.0)
+        );
+        // A value that cannot be read: no variant, so no theory.
+        let mut bad = runs();
+        bad.with_column(Column::new(
+            "activation".into(),
+            ["relu", "swish", "relu", "swish", "relu"],
+        ))
+        .unwrap();
+        let bad = lines(&bad, &axes).unwrap();
+        assert!(bad[0].variant.is_some() && bad[1].variant.is_none());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod flow;
 mod loss;
+mod overlay;
 mod units;
 
 use super::data::{bands_by, f64s, geo_bands_by, values_by, LayerFrames, Line};
@@ -16,6 +17,7 @@ use crate::analysis::compare::Comparison;
 use crate::analysis::stats;
 use crate::report::plots::{self, Band, Curve, ErrorSeries, Pairs, Panel};
 use crate::report::theory;
+use overlay::{activation_gaps, activation_predictions, gradient_gaps, theory_curves};
 use polars::prelude::*;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -56,43 +58,6 @@ pub(super) fn write(
         depth(report, lines, f.final_loss)?;
     }
     Ok(())
-}
-
-/// Mean-field theory curves over layers, one per distinct (arm, depth, init scale) of
-/// `lines` that `f` predicts for.
-fn theory_curves(lines: &[Line], f: impl Fn(&Line) -> Option<Vec<f64>>) -> Vec<Curve> {
-    let mut seen = Vec::new();
-    let mut curves = Vec::new();
-    for g in lines {
-        let key = (g.residual, g.depth, crate::format::sig(g.init_scale, 6));
-        if seen.contains(&key) {
-            continue;
-        }
-        if let Some(ys) = f(g) {
-            seen.push(key);
-            curves.push(Curve {
-                label: format!(
-                    "theory: {}, depth {}, scale {}",
-                    g.arm(),
-                    g.depth,
-                    crate::format::sig(g.init_scale, 3)
-                ),
-                xs: (1..=ys.len()).map(|l| l as f64).collect(),
-                ys,
-            });
-        }
-    }
-    // Many lines: one legend entry for all theory curves instead of one each.
-    if curves.len() > 4 {
-        for (i, c) in curves.iter_mut().enumerate() {
-            c.label = if i == 0 {
-                "mean-field theory, one dashed curve per group".into()
-            } else {
-                String::new()
-            };
-        }
-    }
-    curves
 }
 
 /// One note per line with diverged seeds.
@@ -196,9 +161,11 @@ fn underflowed(lines: &[Line], frame: &DataFrame) -> anyhow::Result<Vec<bool>> {
         .collect())
 }
 
-/// The PlainMLP gradient theory of a line (when it has one): `sqrt(E ||G_l||^2)`.
+/// The PlainMLP gradient theory of a line (when it has one, the default block only):
+/// `sqrt(E ||G_l||^2)`.
 fn grad_theory(g: &Line) -> Option<Vec<f64>> {
-    (!g.residual && g.depth > 0 && g.width > 0 && g.batch_size > 0)
+    let default_block = g.variant.is_some_and(|v| v.is_default_block());
+    (!g.residual && default_block && g.depth > 0 && g.width > 0 && g.batch_size > 0)
         .then(|| theory::plain_weight_grad_norm(g.depth, g.init_scale, g.batch_size, g.width))
 }
 
@@ -335,6 +302,9 @@ fn gradients(report: &mut Report, lines: &[Line], layers: &LayerFrames) -> anyho
                 b.xs.len()
             );
         }
+    }
+    if let Some(gap) = gradient_gaps(lines) {
+        let _ = writeln!(md, "- {gap}");
     }
     let _ = writeln!(md);
     if !checks.is_empty() {
@@ -486,18 +456,11 @@ fn activations(
         geo(&layers.last, "input_std")?,
         geo(&layers.last, "unit_offset")?,
     );
-    let predictions = |g: &Line| {
-        if g.residual {
-            theory::res_layer_predictions(g.depth, g.init_scale)
-        } else {
-            theory::plain_layer_predictions(g.depth, g.init_scale)
-        }
-    };
     let mean_theory = theory_curves(lines, |g| {
-        Some(predictions(g).iter().skip(1).map(|p| p.mean).collect())
+        activation_predictions(g).map(|p| p.iter().skip(1).map(|p| p.mean).collect())
     });
     let std_theory = theory_curves(lines, |g| {
-        Some(predictions(g).iter().skip(1).map(|p| p.std).collect())
+        activation_predictions(g).map(|p| p.iter().skip(1).map(|p| p.std).collect())
     });
     let panel = |title: &str, y: &str, bands: Vec<Band>, curves: Vec<Curve>| Panel {
         title: title.into(),
@@ -562,9 +525,12 @@ fn activations(
     let md = &mut report.md;
     for (i, (g, b)) in lines.iter().zip(act_std_init).enumerate() {
         if let Some((_, lastv, _)) = last(b) {
-            let predicted = predictions(g).last().map_or(f64::NAN, |p| p.std);
+            let predicted = match activation_predictions(g).and_then(|p| p.last().copied()) {
+                Some(p) => format!("mean-field prediction {}", crate::format::value(p.std)),
+                None => "no mean-field prediction".into(),
+            };
             let mut text = format!(
-                "- **{}**: the output std of layer {} at initialisation is {}{} (mean over seeds; mean-field prediction {})",
+                "- **{}**: the output std of layer {} at initialisation is {}{} (mean over seeds; {})",
                 b.label,
                 b.xs.len(),
                 crate::format::value(lastv),
@@ -573,7 +539,7 @@ fn activations(
                 } else {
                     ""
                 },
-                crate::format::value(predicted)
+                predicted
             );
             let end = |v: &[Band]| v.get(i).and_then(last).map(|(_, m, _)| m);
             if let (Some(inp), Some(off)) = (end(&input_init), end(&offset_init)) {
@@ -594,6 +560,9 @@ fn activations(
             }
             let _ = writeln!(md, "{text}.");
         }
+    }
+    for gap in activation_gaps(lines) {
+        let _ = writeln!(md, "- {gap}");
     }
     let _ = writeln!(md);
     Ok(())
