@@ -18,6 +18,24 @@ pub(crate) const ZERO_OUTPUT_LOSS: f64 = 1.0 / 3.0;
 /// The best loss of a non-negative output (`relu(x)`): `E[x²; x < 0] = 1/6`.
 pub(crate) const RELU_FLOOR_LOSS: f64 = 1.0 / 6.0;
 
+/// Whether some PlainMLP line's last layer ends in a ReLU, so its loss has the floor 1/6
+/// (the reference line and the sentences about it are drawn only then).
+fn relu_floored(lines: &[Line]) -> bool {
+    lines.iter().any(|g| {
+        !g.residual
+            && g.variant
+                .is_some_and(|v| v.output_relu && v.activation == crate::config::Activation::Relu)
+    })
+}
+
+/// Whether every ResMLP line's branches are ReLUs (so they add only non-negative values).
+fn relu_branches(lines: &[Line]) -> bool {
+    lines.iter().filter(|g| g.residual).all(|g| {
+        g.variant
+            .is_some_and(|v| v.activation == crate::config::Activation::Relu)
+    })
+}
+
 /// Indices of the lines whose bands reach [`OWN_PANEL_LOSS`].
 fn large_lines(bands: &[Band]) -> Vec<usize> {
     bands
@@ -59,12 +77,14 @@ pub(super) fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> an
             .map(|(_, b)| b.clone())
             .collect()
     };
+    let floored = relu_floored(lines);
     let panel = |title: String, bands: Vec<Band>, notes: Vec<String>| Panel {
         curves: [
             ("1/3: outputs 0", ZERO_OUTPUT_LOSS),
             ("1/6: best non-negative output", RELU_FLOOR_LOSS),
         ]
         .iter()
+        .filter(|(_, y)| floored || *y != RELU_FLOOR_LOSS)
         .filter_map(|(l, y)| reference(l, *y, &bands))
         .collect(),
         title,
@@ -105,8 +125,24 @@ pub(super) fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> an
         )
     })?;
     let md = &mut report.md;
-    for b in &eval_stats {
+    for (b, g) in eval_stats.iter().zip(lines) {
         if let (Some((m0, s0)), Some((t, m1, s1))) = (at(b, 0.0), last(b)) {
+            if m0 == 0.0 && m1 == 0.0 {
+                let why = if g
+                    .variant
+                    .is_some_and(|v| v.gate == crate::config::Gate::Rezero && v.gate_init == 0.0)
+                {
+                    "every ReZero gate starts at 0, so the network is exactly the identity and its output is its target; every gradient is then 0 and nothing ever changes: perfect by construction, not by learning"
+                } else {
+                    "the output equals the target in every seed"
+                };
+                let _ = writeln!(
+                    md,
+                    "- **{}** (n = {}): eval loss exactly 0 at step 0 and at step {t}: {why}.",
+                    b.label, b.n
+                );
+                continue;
+            }
             let _ = writeln!(
                 md,
                 "- **{}** (n = {}): eval loss {} at step 0 → {} at step {t} (mean ± std over seeds; ×{}).",
@@ -118,7 +154,11 @@ pub(super) fn loss(report: &mut Report, lines: &[Line], steps: &DataFrame) -> an
             );
         }
     }
-    let _ = writeln!(md, "\nA net that outputs zero scores `E[x²] = 1/3` here (dashed): a loss stuck near 0.333 means nothing was learned. A ReLU output cannot go negative, so a PlainMLP cannot go below 1/6 (dashed grey).\n");
+    let _ = write!(md, "\nA net that outputs zero scores `E[x²] = 1/3` here (dashed): a loss stuck near 0.333 means nothing was learned.");
+    if floored {
+        let _ = write!(md, " A ReLU output cannot go negative, so a PlainMLP whose last layer ends in a ReLU cannot go below 1/6 (dashed grey).");
+    }
+    let _ = writeln!(md, "\n");
     Ok(())
 }
 
@@ -129,6 +169,7 @@ pub(super) fn loss_decomposition(
     lines: &[Line],
     steps: &DataFrame,
 ) -> anyhow::Result<()> {
+    let floored = relu_floored(lines);
     if steps.column("eval_offset").is_err() {
         let _ = writeln!(report.md, "### Eval loss: offset and input-dependent part\n\nNot drawn: these runs were recorded before the eval loss was decomposed.\n");
         return Ok(());
@@ -157,6 +198,7 @@ pub(super) fn loss_decomposition(
             ]
             .iter()
             .filter(|(_, y)| !log_y || *y > 0.0)
+            .filter(|(_, y)| floored || *y != RELU_FLOOR_LOSS)
             .filter_map(|(l, y)| reference(l, *y, &bands))
             .collect();
             Panel {
@@ -214,9 +256,17 @@ pub(super) fn loss_decomposition(
             if e1 < RELU_FLOOR_LOSS { "below" } else { "not below" },
         );
     }
-    let _ = writeln!(
+    let _ = write!(
         md,
-        "\nThe offset is what the net would still pay if its output were right up to one constant per unit: a large offset that training removes means learning here largely shifts outputs rather than shaping them (a ResMLP's branches add only non-negative values, so removing its offset means turning branch outputs down or off). A PlainMLP's output is a ReLU and cannot go negative, so its loss cannot go below 1/6.\n"
+        "\nThe offset is what the net would still pay if its output were right up to one constant per unit: a large offset that training removes means learning here largely shifts outputs rather than shaping them"
     );
+    if relu_branches(lines) && lines.iter().any(|g| g.residual) {
+        let _ = write!(md, " (a ResMLP's branches add only non-negative values, so removing its offset means turning branch outputs down or off)");
+    }
+    let _ = write!(md, ".");
+    if floored {
+        let _ = write!(md, " A PlainMLP whose output is a ReLU cannot go negative, so its loss cannot go below 1/6.");
+    }
+    let _ = writeln!(md, "\n");
     Ok(())
 }
