@@ -1,6 +1,9 @@
 //! Every number of the report's readings recomputed from the tables (read back through
 //! `resweep query`, aggregated here by hand) and found, formatted as the report formats
 //! it, in `report.md`.
+//!
+//! Numbers that are not in the tables (the mean-field predictions of `report::theory`)
+//! are left out of these checks; the theory has its own tests against the networks.
 
 use crate::util::*;
 use resweep::format;
@@ -26,12 +29,14 @@ init_scale = ["1/sqrt(depth)", 1.0]
 seed = { start = 0, count = 3 }
 "#;
 
-/// Rows of a query as JSON objects.
+/// Rows of a query over the `readings` sweep as JSON objects.
 fn query(dir: &Path, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let json = ok(run_in(
-        dir,
-        &["query", "runs/readings", sql, "--format", "json"],
-    ));
+    query_in(dir, "runs/readings", sql)
+}
+
+/// Rows of a query over the sweep directory `sweep` as JSON objects.
+fn query_in(dir: &Path, sweep: &str, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let json = ok(run_in(dir, &["query", sweep, sql, "--format", "json"]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v.as_array()
         .unwrap()
@@ -217,4 +222,129 @@ fn every_reading_is_recomputed_from_the_tables() {
     for kind in ["`relu-output`", "`shared-lr`", "*Control:*"] {
         has(kind);
     }
+}
+
+/// Sample standard deviation (n − 1), as the report's mean ± std.
+fn sample_std(v: &[f64]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// PlainMLP and ResMLP both stuck or both learning would say nothing about the view: this
+/// sweep's PlainMLP vanishes at depth 12 and scale 0.1 (its loss stays at the 1/3 of
+/// outputting 0 in every seed, up to the eval set's sampling) while its ResMLP learns.
+const CONSTANT: &str = r#"name = "constant"
+[model]
+depth = 12
+width = 16
+[train]
+batch_size = 16
+steps = 20
+[task]
+eval_size = 4096
+[probe]
+eval_every = 10
+probe_every = 10
+[grid]
+residual = [false, true]
+init_scale = [0.1]
+seed = { start = 0, count = 3 }
+"#;
+
+/// Below this relative spread across seeds an arm counts as constant (the report's
+/// criterion, restated).
+const CONSTANT_SPREAD: f64 = 0.02;
+
+/// `(max − min) / |median|` of three or more values.
+fn relative_spread(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (v[n - 1] - v[0]) / median.abs()
+}
+
+/// Recomputes the paired-seeds readings of the sweep `name` (3 seeds per arm) from its
+/// runs table and checks them in its report.md; returns whether the figure shows the
+/// paired differences (an arm constant across seeds) rather than the scatter.
+fn check_paired_seeds(dir: &Path, name: &str) -> bool {
+    let md = std::fs::read_to_string(dir.join(format!("runs/{name}/report.md"))).unwrap();
+    let has = |s: &str| assert!(md.contains(s), "report.md lacks {s:?}\n{md}");
+    let runs = query_in(
+        dir,
+        &format!("runs/{name}"),
+        "SELECT residual, init_scale_expr, seed, final_eval_loss FROM runs ORDER BY seed",
+    );
+    let mut strata: BTreeMap<String, [Vec<f64>; 2]> = BTreeMap::new();
+    for r in &runs {
+        let arm = usize::from(r["residual"].as_bool().unwrap());
+        strata
+            .entry(r["init_scale_expr"].as_str().unwrap().to_string())
+            .or_default()[arm]
+            .push(f(r, "final_eval_loss"));
+    }
+    let mut constant = Vec::new();
+    for (scale, [plain, res]) in &strata {
+        assert_eq!(plain.len(), 3);
+        let diffs: Vec<f64> = plain.iter().zip(res).map(|(a, b)| b - a).collect();
+        let m = mean(&diffs);
+        // t(0.975, 2) = 4.302652729749462 (scipy.stats.t.ppf).
+        let half = 4.302652729749462 * sample_std(&diffs) / 3f64.sqrt();
+        has(&format!(
+            "- **init_scale={scale}**: the ResMLP has the lower final eval loss in {} of 3 seeds; mean paired difference {} (95% t CI [{}, {}]).",
+            diffs.iter().filter(|d| **d < 0.0).count(),
+            format::value(m),
+            format::value(m - half),
+            format::value(m + half),
+        ));
+        let arm = [("PlainMLP", plain), ("ResMLP", res)]
+            .into_iter()
+            .find(|(_, v)| relative_spread(v) < CONSTANT_SPREAD);
+        if let Some((net, v)) = arm {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            constant.push(format!(
+                "{net} at init_scale={scale}: {}–{}, relative spread {}",
+                format::value(lo),
+                format::value(hi),
+                pct(relative_spread(v)),
+            ));
+        }
+    }
+    let differences = !constant.is_empty();
+    if differences {
+        has("Shown: each seed's paired difference (ResMLP − PlainMLP)");
+        has(&format!(
+            "so a scatter of arm against arm would stack its seeds into a line and hide their spread: {}. Points below 0 are seeds where the ResMLP ended lower.",
+            constant.join("; ")
+        ));
+        assert!(!md.contains("Points below the diagonal"), "{md}");
+    } else {
+        has("Shown: each seed's final eval loss in one arm against the other (no arm is constant across seeds");
+        assert!(
+            !md.contains("paired difference (ResMLP − PlainMLP)"),
+            "{md}"
+        );
+    }
+    // The scatter is an interactive chart of report.html; the differences are its PNG.
+    let html = std::fs::read_to_string(dir.join(format!("runs/{name}/report.html"))).unwrap();
+    assert_eq!(html.contains("\"kind\":\"pairs\""), !differences);
+    differences
+}
+
+#[test]
+fn paired_seeds_readings_are_recomputed_and_the_view_follows_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", SWEEP);
+    sweep_file(dir.path(), "c.toml", CONSTANT);
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    ok(run_in(dir.path(), &["run", "c.toml", "--quiet"]));
+    // Both arms learn at depth 3: arm against arm.
+    assert!(!check_paired_seeds(dir.path(), "readings"));
+    // A vanished PlainMLP: its paired differences.
+    assert!(check_paired_seeds(dir.path(), "constant"));
 }
