@@ -230,6 +230,138 @@ fn sample_std(v: &[f64]) -> f64 {
     (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
 }
 
+/// `exp(mean(ln v))`, the seeds' geometric mean.
+fn geo(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
+/// The report's line of `md` that starts with `prefix`.
+fn line_of<'a>(md: &'a str, prefix: &str) -> &'a str {
+    md.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("report.md has no line starting {prefix:?}\n{md}"))
+}
+
+#[test]
+fn loss_activation_and_unit_activity_readings_are_recomputed_from_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", SWEEP);
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let md = std::fs::read_to_string(dir.path().join("runs/readings/report.md")).unwrap();
+    let has = |s: &str| assert!(md.contains(s), "report.md lacks {s:?}\n{md}");
+
+    // Loss over steps: the seeds' mean ± sample std of the eval loss at the first and the
+    // last eval, and their ratio.
+    let steps = query(
+        dir.path(),
+        "SELECT s.step, s.eval_loss, r.residual, r.init_scale_expr \
+         FROM steps s JOIN runs r ON s.run_id = r.run_id WHERE s.eval_loss IS NOT NULL",
+    );
+    let eval = by_line(&steps, "step", "eval_loss");
+    assert_eq!(eval.len(), 4);
+    for (line, by_step) in &eval {
+        let (first, last) = (
+            by_step.first_key_value().unwrap(),
+            by_step.last_key_value().unwrap(),
+        );
+        assert_eq!(*first.0, 0);
+        let (m0, s0, m1, s1) = (
+            mean(first.1),
+            sample_std(first.1),
+            mean(last.1),
+            sample_std(last.1),
+        );
+        has(&format!(
+            "- **{line}** (n = {}): eval loss {} ± {} at step 0 → {} ± {} at step {} (mean ± std over seeds; ×{}).",
+            first.1.len(),
+            format::value(m0),
+            format::value(s0),
+            format::value(m1),
+            format::value(s1),
+            last.0,
+            format::sig(m1 / m0, 3),
+        ));
+    }
+
+    // Activations: the last layer's output std at initialisation (mean over seeds), its
+    // across-input std and per-unit offset at initialisation and at the last probe step
+    // (geometric means over seeds).
+    let layers = query(
+        dir.path(),
+        "SELECT l.step, l.layer, l.act_std, l.input_std, l.unit_offset, r.residual, r.init_scale_expr, r.depth \
+         FROM layers l JOIN runs r ON l.run_id = r.run_id",
+    );
+    let depth = layers
+        .iter()
+        .map(|r| r["depth"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let last_step = layers
+        .iter()
+        .map(|r| r["step"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let top = |step: i64, v: &str| -> BTreeMap<String, Vec<f64>> {
+        let rows: Vec<_> = layers
+            .iter()
+            .filter(|r| r["step"].as_i64() == Some(step) && r["layer"].as_i64() == Some(depth))
+            .cloned()
+            .collect();
+        by_line(&rows, "layer", v)
+            .into_iter()
+            .map(|(line, m)| (line, m[&depth].clone()))
+            .collect()
+    };
+    let (std0, in0, off0, in1, off1) = (
+        top(0, "act_std"),
+        top(0, "input_std"),
+        top(0, "unit_offset"),
+        top(last_step, "input_std"),
+        top(last_step, "unit_offset"),
+    );
+    for line in eval.keys() {
+        let text = line_of(
+            &md,
+            &format!("- **{line}**: the output std of layer {depth}"),
+        );
+        let head = format!(
+            "- **{line}**: the output std of layer {depth} at initialisation is {} (mean over seeds; mean-field prediction ",
+            format::value(mean(&std0[line])),
+        );
+        assert!(text.starts_with(&head), "{text:?} does not start {head:?}");
+        let tail = format!(
+            "); over the eval inputs its across-input std is {} and its per-unit offset {} (geometric means over seeds): only the across-input part can carry information about the input; at the end {} and {}.",
+            format::value(geo(&in0[line])),
+            format::value(geo(&off0[line])),
+            format::value(geo(&in1[line])),
+            format::value(geo(&off1[line])),
+        );
+        assert!(text.ends_with(&tail), "{text:?} does not end {tail:?}");
+    }
+
+    // Per-unit activity: per run the first and last histogram bins averaged over layers,
+    // then the mean over seeds, at initialisation and at the last probe step.
+    let activity = query(
+        dir.path(),
+        "SELECT l.step, l.run_id, avg(l.activity_0) AS low, avg(l.activity_9) AS high, \
+         r.residual, r.init_scale_expr FROM layers l JOIN runs r ON l.run_id = r.run_id \
+         WHERE l.activity_0 IS NOT NULL GROUP BY l.step, l.run_id, r.residual, r.init_scale_expr",
+    );
+    let (low, high) = (
+        by_line(&activity, "step", "low"),
+        by_line(&activity, "step", "high"),
+    );
+    for line in eval.keys() {
+        has(&format!(
+            "- **{line}**: units on for fewer than 10% of the eval inputs: {} at initialisation, {} at the end; on for at least 90%: {} and {}.",
+            pct(mean(&low[line][&0])),
+            pct(mean(&low[line][&last_step])),
+            pct(mean(&high[line][&0])),
+            pct(mean(&high[line][&last_step])),
+        ));
+    }
+}
+
 /// PlainMLP and ResMLP both stuck or both learning would say nothing about the view: this
 /// sweep's PlainMLP vanishes at depth 12 and scale 0.1 (its loss stays at the 1/3 of
 /// outputting 0 in every seed, up to the eval set's sampling) while its ResMLP learns.
