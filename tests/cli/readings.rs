@@ -480,3 +480,61 @@ fn paired_seeds_readings_are_recomputed_and_the_view_follows_the_data() {
     // A vanished PlainMLP: its paired differences.
     assert!(check_paired_seeds(dir.path(), "constant"));
 }
+
+#[test]
+fn the_depth_reading_is_recomputed_from_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    // Depths listed out of order: the reading goes by depth, naturally.
+    sweep_file(
+        dir.path(),
+        "d.toml",
+        r#"name = "depths"
+[model]
+width = 8
+[train]
+batch_size = 16
+steps = 10
+[task]
+eval_size = 32
+[probe]
+eval_every = 10
+probe_every = 10
+[grid]
+depth = [24, 4, 12]
+residual = [false, true]
+seed = { start = 0, count = 2 }
+"#,
+    );
+    ok(run_in(dir.path(), &["run", "d.toml", "--quiet"]));
+    let md = std::fs::read_to_string(dir.path().join("runs/depths/report.md")).unwrap();
+    let runs = query_in(
+        dir.path(),
+        "runs/depths",
+        "SELECT residual, depth, final_eval_loss FROM runs",
+    );
+    // Final eval loss, mean over seeds, per arm and depth.
+    let mut by_arm: BTreeMap<&str, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+    for r in &runs {
+        let arm = if r["residual"].as_bool().unwrap() {
+            "ResMLP"
+        } else {
+            "PlainMLP"
+        };
+        by_arm
+            .entry(arm)
+            .or_default()
+            .entry(r["depth"].as_i64().unwrap())
+            .or_default()
+            .push(f(r, "final_eval_loss"));
+    }
+    assert_eq!(by_arm.len(), 2);
+    for (arm, depths) in &by_arm {
+        assert_eq!(depths.len(), 3);
+        let points: Vec<String> = depths
+            .iter()
+            .map(|(d, v)| format!("{d}: {}", format::value(mean(v))))
+            .collect();
+        let line = format!("- **{arm}**: {}.", points.join(", "));
+        assert!(md.contains(&line), "report.md lacks {line:?}\n{md}");
+    }
+}
