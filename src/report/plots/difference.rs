@@ -53,7 +53,9 @@ fn draw_diffs(root: &Root<'_>, area: &Root<'_>, title: &str, d: &Diffs) -> Resul
     if zeros > 0 {
         counts.push_str(&format!(" · 0: {zeros}"));
     }
-    notes.push(format!("{counts} (of {})", count(finite.len(), "seed")));
+    if !finite.is_empty() {
+        notes.push(format!("{counts} (of {})", count(finite.len(), "seed")));
+    }
     if finite.len() < n {
         let bad: Vec<String> = d
             .points

@@ -102,20 +102,22 @@ pub(super) fn paired_seeds(
         );
         return Ok(());
     };
-    let constant: Vec<Option<ArmSpread>> = c
-        .strata
+    // Strata where only one arm ran (e.g. a control added with `[[include]]`) have no
+    // pairs to draw.
+    let (strata, unpaired): (Vec<&Stratum>, Vec<&Stratum>) =
+        c.strata.iter().partition(|st| !st.pairs.is_empty());
+    let constant: Vec<Option<ArmSpread>> = strata
         .iter()
         .map(|st| constant_arm(&c.baseline, st))
         .collect();
     let differences = constant.iter().any(Option::is_some);
     let (a, b) = (
         net(&c.baseline),
-        net(&c.strata.first().map_or("true", |s| &s.arm)),
+        net(strata.first().map_or("true", |s| &s.arm)),
     );
     let _ = writeln!(report.md, "### Paired seeds\n");
     if differences {
-        let panels: Vec<(String, Diffs)> = c
-            .strata
+        let panels: Vec<(String, Diffs)> = strata
             .iter()
             .zip(&constant)
             .map(|(st, k)| {
@@ -162,8 +164,7 @@ pub(super) fn paired_seeds(
             )
         })?;
     } else {
-        let panels: Vec<(String, Pairs)> = c
-            .strata
+        let panels: Vec<(String, Pairs)> = strata
             .iter()
             .map(|st| {
                 (
@@ -189,7 +190,7 @@ pub(super) fn paired_seeds(
         })?;
     }
     let md = &mut report.md;
-    for st in &c.strata {
+    for st in &strata {
         if let Some(p) = &st.stats {
             let _ = writeln!(
                 md,
@@ -206,8 +207,7 @@ pub(super) fn paired_seeds(
     }
     let limit = format::sig(100.0 * CONSTANT_SPREAD, 2);
     if differences {
-        let which: Vec<String> = c
-            .strata
+        let which: Vec<String> = strata
             .iter()
             .zip(&constant)
             .filter_map(|(st, k)| {
@@ -224,6 +224,14 @@ pub(super) fn paired_seeds(
         let _ = writeln!(
             md,
             "\nShown: each seed's final eval loss in one arm against the other (no arm is constant across seeds: every relative spread (max − min)/|median| is at least {limit}%). Points below the diagonal are seeds where the {b} ended lower.\n"
+        );
+    }
+    if !unpaired.is_empty() {
+        let names: Vec<String> = unpaired.iter().map(|st| st.label()).collect();
+        let _ = writeln!(
+            md,
+            "Not drawn, having no pairs (one arm only): {}.\n",
+            names.join("; ")
         );
     }
     Ok(())
