@@ -137,6 +137,7 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
     );
     let sql = super::sql::prepare(sql).map_err(|e| anyhow::anyhow!("query failed: {e}"))?;
     let sql = sql.as_str();
+    let natural = super::sql::natural_order(sql);
     let run = || -> PolarsResult<DataFrame> {
         let mut ctx = SQLContext::new();
         for t in TABLE_NAMES {
@@ -155,7 +156,12 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
                 LazyFrame::scan_parquet(path, ScanArgsParquet::default())?,
             );
         }
-        ctx.execute(sql)?.collect()
+        let df = ctx.execute(sql)?.collect()?;
+        if natural {
+            natural_sort(df)
+        } else {
+            Ok(df)
+        }
     };
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(Ok(df)) => Ok(df),
@@ -175,6 +181,64 @@ pub fn query(dir: &SweepDir, sql: &str) -> anyhow::Result<DataFrame> {
             Err(anyhow::anyhow!("query failed: {}", first_line(msg)))
         }
     }
+}
+
+/// `df`'s rows sorted by its columns, left to right, in natural order: numbers as
+/// numbers (depth 4, 12, 24; NaN after every number), text by
+/// [`format::natural_cmp`](crate::format::natural_cmp) (`d4-…` before `d12-…`), `false`
+/// before `true`, null last; other values by their text. Equal rows keep their order.
+fn natural_sort(df: DataFrame) -> PolarsResult<DataFrame> {
+    use std::cmp::Ordering;
+    fn cmp(a: &AnyValue<'_>, b: &AnyValue<'_>) -> Ordering {
+        match (a.is_null(), b.is_null()) {
+            (true, true) => return Ordering::Equal,
+            (true, false) => return Ordering::Greater,
+            (false, true) => return Ordering::Less,
+            _ => {}
+        }
+        if a.is_integer() && b.is_integer() {
+            if let (Some(x), Some(y)) = (a.extract::<i128>(), b.extract::<i128>()) {
+                return x.cmp(&y);
+            }
+        }
+        if a.is_primitive_numeric() && b.is_primitive_numeric() {
+            if let (Some(x), Some(y)) = (a.extract::<f64>(), b.extract::<f64>()) {
+                return x.total_cmp(&y);
+            }
+        }
+        if let (AnyValue::Boolean(x), AnyValue::Boolean(y)) = (a, b) {
+            return x.cmp(y);
+        }
+        match (a.get_str(), b.get_str()) {
+            (Some(x), Some(y)) => format::natural_cmp(x, y),
+            _ => format::natural_cmp(&a.to_string(), &b.to_string()),
+        }
+    }
+    if df.height() < 2 || df.width() == 0 {
+        return Ok(df);
+    }
+    let columns = df.columns();
+    let mut rows: Vec<IdxSize> = (0..df.height() as IdxSize).collect();
+    let mut failed = None;
+    rows.sort_by(|&i, &j| {
+        for c in columns {
+            match (c.get(i as usize), c.get(j as usize)) {
+                (Ok(a), Ok(b)) => match cmp(&a, &b) {
+                    Ordering::Equal => continue,
+                    o => return o,
+                },
+                (Err(e), _) | (_, Err(e)) => {
+                    failed.get_or_insert(e);
+                    return Ordering::Equal;
+                }
+            }
+        }
+        Ordering::Equal
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    df.take(&IdxCa::from_vec("rows".into(), rows))
 }
 
 /// The first non-empty line of a (polars) message, trimmed.

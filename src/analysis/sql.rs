@@ -10,8 +10,14 @@
 //!   first column (`final_eval_loss`, `len`). Two qualified columns of the same name
 //!   (`r.seed, s.seed`) are named in full; any other clash is explained (use `AS`).
 //! - Syntax errors are one line with the line and column.
+//! - A result whose rows have no order of their own (`GROUP BY`, `DISTINCT` or a set
+//!   operation, with neither `ORDER BY` nor `LIMIT`/`OFFSET`/`FETCH`) is put in natural
+//!   order ([`natural_order`]); every other result keeps the order polars gives it (a
+//!   plain `SELECT … FROM runs` keeps the table's: by run id, naturally).
 
-use sqlparser::ast::{Expr, Ident, OrderBy, OrderByKind, SelectItem, SetExpr, Statement};
+use sqlparser::ast::{
+    Expr, GroupByExpr, Ident, OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement,
+};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError, ParserOptions};
 
@@ -67,6 +73,45 @@ pub fn prepare(sql: &str) -> Result<String, String> {
     } else {
         sql.to_string()
     })
+}
+
+/// Whether the result of `sql` (a statement [`prepare`] accepted) should be sorted by
+/// its columns in natural order: its rows have no order of their own (`GROUP BY`,
+/// `DISTINCT`, `UNION` and the other set operations: polars returns them in whatever
+/// order its threads finished) and the query orders nothing itself (no `ORDER BY`). A
+/// query with `LIMIT`, `OFFSET` or `FETCH` but no `ORDER BY` is left alone: sorting after
+/// the limit would dress up an arbitrary choice of rows.
+pub fn natural_order(sql: &str) -> bool {
+    let Ok(statements) = Parser::new(&GenericDialect)
+        .with_options(ParserOptions::new().with_trailing_commas(true))
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_statements())
+    else {
+        return false;
+    };
+    match statements.as_slice() {
+        [Statement::Query(q)] => unordered(q),
+        _ => false,
+    }
+}
+
+/// A query whose rows have no order of their own and that asks for none.
+fn unordered(q: &Query) -> bool {
+    if q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return false;
+    }
+    match q.body.as_ref() {
+        SetExpr::Select(select) => {
+            let grouped = match &select.group_by {
+                GroupByExpr::All(_) => true,
+                GroupByExpr::Expressions(exprs, _) => !exprs.is_empty(),
+            };
+            grouped || select.distinct.is_some()
+        }
+        SetExpr::SetOperation { .. } => true,
+        SetExpr::Query(inner) => unordered(inner),
+        _ => false,
+    }
 }
 
 /// The first keywords of a statement (`DROP TABLE`, `INSERT INTO`), upper case.
@@ -290,6 +335,29 @@ mod tests {
             p.contains(r#"r.seed AS "r.seed""#) && p.contains(r#"s.seed AS "s.seed""#),
             "{p}"
         );
+    }
+
+    #[test]
+    fn only_results_without_an_order_of_their_own_are_put_in_natural_order() {
+        for q in [
+            "SELECT depth, avg(final_eval_loss) FROM runs GROUP BY depth",
+            "SELECT DISTINCT depth FROM runs",
+            "SELECT depth FROM runs UNION SELECT width FROM runs",
+            "(SELECT depth, count(*) FROM runs GROUP BY depth)",
+        ] {
+            assert!(natural_order(q), "{q}");
+        }
+        for q in [
+            "SELECT depth, seed FROM runs",
+            "SELECT depth, avg(x) FROM runs GROUP BY depth ORDER BY depth DESC",
+            "SELECT DISTINCT depth FROM runs ORDER BY depth",
+            "SELECT depth, avg(x) FROM runs GROUP BY depth LIMIT 2",
+            "SELECT count(*) FROM runs",
+            "DROP TABLE runs",
+            "SELEC * FROM runs",
+        ] {
+            assert!(!natural_order(q), "{q}");
+        }
     }
 
     #[test]

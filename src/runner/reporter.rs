@@ -5,7 +5,8 @@
 //! holds when a vectorized batch finishes several runs at once) and one line per busy
 //! worker (its run with step and loss, or its batch). Lines are cut to the terminal's
 //! width, never wrapped. Elsewhere (CI, pipes, cluster logs): a plain progress line at
-//! most every few seconds, plus failures and warnings as they happen. The Ctrl-C notice
+//! most every 5 s (`RESWEEP_PROGRESS_EVERY` seconds when set), plus failures and warnings
+//! as they happen. The Ctrl-C notice
 //! is printed above the bars, where redrawing does not erase it.
 
 use super::{Event, RunOutcome};
@@ -17,8 +18,18 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Seconds between plain progress lines.
+/// Time between plain progress lines, unless `RESWEEP_PROGRESS_EVERY` says otherwise.
 const PLAIN_EVERY: Duration = Duration::from_secs(5);
+
+/// Time between plain progress lines: `RESWEEP_PROGRESS_EVERY` seconds when it is set to
+/// a number ≥ 0 (a cluster log may want fewer lines, a test more), else [`PLAIN_EVERY`].
+fn plain_every() -> Duration {
+    std::env::var("RESWEEP_PROGRESS_EVERY")
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map_or(PLAIN_EVERY, Duration::from_secs_f64)
+}
 
 /// How the reporter draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,6 +338,7 @@ fn bars(rx: Receiver<Event>, jobs: usize) {
 
 fn plain(rx: Receiver<Event>, progress_lines: bool) {
     let start = Instant::now();
+    let every = plain_every();
     let mut last_line = Instant::now();
     let mut tally = Tally::default();
     let line = |tally: &Tally| {
@@ -375,7 +387,7 @@ fn plain(rx: Receiver<Event>, progress_lines: bool) {
         if let (_, Some(text)) = tally.apply(event) {
             crate::errln!("{text}");
         }
-        if progress_lines && last_line.elapsed() >= PLAIN_EVERY {
+        if progress_lines && last_line.elapsed() >= every {
             last_line = Instant::now();
             line(&tally);
         }

@@ -1,6 +1,7 @@
 //! `resweep query` in SQL's words: refused statements, clashing names, syntax errors and
 //! a missing query are one line and exit code 2; unaliased expressions are named as
-//! written; the README's join examples run.
+//! written; the README's join examples run; results without ORDER BY come in natural
+//! order.
 
 use crate::util::*;
 
@@ -108,4 +109,71 @@ fn the_readmes_join_examples_run() {
         "SELECT residual, mean, ci_low, ci_high FROM summary WHERE metric = 'final_eval_loss' ORDER BY residual",
     );
     assert_eq!(out.lines().count(), 3, "{out}");
+}
+
+#[test]
+fn results_without_order_by_come_in_natural_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Depths listed out of order, so neither the grid nor text order is natural order.
+    sweep_file(
+        dir.path(),
+        "s.toml",
+        r#"name = "sql"
+[model]
+width = 8
+[train]
+batch_size = 16
+steps = 10
+[task]
+eval_size = 32
+[probe]
+eval_every = 10
+probe_every = 10
+[grid]
+depth = [24, 4, 12]
+residual = [false, true]
+seed = { start = 0, count = 2 }
+"#,
+    );
+    ok(run_in(dir.path(), &["run", "s.toml", "-q"]));
+    let rows = |sql: &str| -> Vec<Vec<String>> {
+        csv(dir.path(), sql)
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let col = |rows: &[Vec<String>], i: usize| -> Vec<String> {
+        rows.iter().map(|r| r[i].clone()).collect()
+    };
+    let numbers = |v: &[String]| -> Vec<i64> { v.iter().map(|s| s.parse().unwrap()).collect() };
+    // A plain SELECT keeps the table's order: runs by id, digits compared as numbers.
+    let plain = rows("SELECT depth, residual, seed, run_id FROM runs");
+    assert_eq!(plain.len(), 12);
+    let ids = col(&plain, 3);
+    let mut natural = ids.clone();
+    natural.sort_by(|a, b| resweep::format::natural_cmp(a, b));
+    assert_eq!(ids, natural);
+    let depths = numbers(&col(&plain, 0));
+    assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
+    // Grouped and distinct rows have no order of their own: natural order, every time
+    // (polars hands groups back in whatever order its threads finish).
+    for _ in 0..5 {
+        let grouped = rows("SELECT depth, avg(final_eval_loss), count(*) FROM runs GROUP BY depth");
+        assert_eq!(numbers(&col(&grouped, 0)), [4, 12, 24]);
+        let two = rows("SELECT residual, depth, count(*) FROM runs GROUP BY residual, depth");
+        let keys: Vec<(String, i64)> = two
+            .iter()
+            .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort_by_key(|(res, d)| (res == "true", *d));
+        assert_eq!(keys, sorted);
+        assert_eq!(keys.len(), 6);
+        let distinct = rows("SELECT DISTINCT run_id FROM steps");
+        assert_eq!(col(&distinct, 0), ids);
+    }
+    // ORDER BY is the user's: untouched.
+    let desc = rows("SELECT depth, count(*) FROM runs GROUP BY depth ORDER BY depth DESC");
+    assert_eq!(numbers(&col(&desc, 0)), [24, 12, 4]);
 }

@@ -1,6 +1,9 @@
 //! Every number of the report's readings recomputed from the tables (read back through
 //! `resweep query`, aggregated here by hand) and found, formatted as the report formats
 //! it, in `report.md`.
+//!
+//! Numbers that are not in the tables (the mean-field predictions of `report::theory`)
+//! are left out of these checks; the theory has its own tests against the networks.
 
 use crate::util::*;
 use resweep::format;
@@ -26,12 +29,14 @@ init_scale = ["1/sqrt(depth)", 1.0]
 seed = { start = 0, count = 3 }
 "#;
 
-/// Rows of a query as JSON objects.
+/// Rows of a query over the `readings` sweep as JSON objects.
 fn query(dir: &Path, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
-    let json = ok(run_in(
-        dir,
-        &["query", "runs/readings", sql, "--format", "json"],
-    ));
+    query_in(dir, "runs/readings", sql)
+}
+
+/// Rows of a query over the sweep directory `sweep` as JSON objects.
+fn query_in(dir: &Path, sweep: &str, sql: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let json = ok(run_in(dir, &["query", sweep, sql, "--format", "json"]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v.as_array()
         .unwrap()
@@ -216,5 +221,320 @@ fn every_reading_is_recomputed_from_the_tables() {
     // The confounds are named with their controls.
     for kind in ["`relu-output`", "`shared-lr`", "*Control:*"] {
         has(kind);
+    }
+}
+
+/// Sample standard deviation (n − 1), as the report's mean ± std.
+fn sample_std(v: &[f64]) -> f64 {
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+/// `exp(mean(ln v))`, the seeds' geometric mean.
+fn geo(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
+/// The report's line of `md` that starts with `prefix`.
+fn line_of<'a>(md: &'a str, prefix: &str) -> &'a str {
+    md.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("report.md has no line starting {prefix:?}\n{md}"))
+}
+
+#[test]
+fn loss_activation_and_unit_activity_readings_are_recomputed_from_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", SWEEP);
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let md = std::fs::read_to_string(dir.path().join("runs/readings/report.md")).unwrap();
+    let has = |s: &str| assert!(md.contains(s), "report.md lacks {s:?}\n{md}");
+
+    // Loss over steps: the seeds' mean ± sample std of the eval loss at the first and the
+    // last eval, and their ratio.
+    let steps = query(
+        dir.path(),
+        "SELECT s.step, s.eval_loss, r.residual, r.init_scale_expr \
+         FROM steps s JOIN runs r ON s.run_id = r.run_id WHERE s.eval_loss IS NOT NULL",
+    );
+    let eval = by_line(&steps, "step", "eval_loss");
+    assert_eq!(eval.len(), 4);
+    for (line, by_step) in &eval {
+        let (first, last) = (
+            by_step.first_key_value().unwrap(),
+            by_step.last_key_value().unwrap(),
+        );
+        assert_eq!(*first.0, 0);
+        let (m0, s0, m1, s1) = (
+            mean(first.1),
+            sample_std(first.1),
+            mean(last.1),
+            sample_std(last.1),
+        );
+        has(&format!(
+            "- **{line}** (n = {}): eval loss {} ± {} at step 0 → {} ± {} at step {} (mean ± std over seeds; ×{}).",
+            first.1.len(),
+            format::value(m0),
+            format::value(s0),
+            format::value(m1),
+            format::value(s1),
+            last.0,
+            format::sig(m1 / m0, 3),
+        ));
+    }
+
+    // Activations: the last layer's output std at initialisation (mean over seeds), its
+    // across-input std and per-unit offset at initialisation and at the last probe step
+    // (geometric means over seeds).
+    let layers = query(
+        dir.path(),
+        "SELECT l.step, l.layer, l.act_std, l.input_std, l.unit_offset, r.residual, r.init_scale_expr, r.depth \
+         FROM layers l JOIN runs r ON l.run_id = r.run_id",
+    );
+    let depth = layers
+        .iter()
+        .map(|r| r["depth"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let last_step = layers
+        .iter()
+        .map(|r| r["step"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    let top = |step: i64, v: &str| -> BTreeMap<String, Vec<f64>> {
+        let rows: Vec<_> = layers
+            .iter()
+            .filter(|r| r["step"].as_i64() == Some(step) && r["layer"].as_i64() == Some(depth))
+            .cloned()
+            .collect();
+        by_line(&rows, "layer", v)
+            .into_iter()
+            .map(|(line, m)| (line, m[&depth].clone()))
+            .collect()
+    };
+    let (std0, in0, off0, in1, off1) = (
+        top(0, "act_std"),
+        top(0, "input_std"),
+        top(0, "unit_offset"),
+        top(last_step, "input_std"),
+        top(last_step, "unit_offset"),
+    );
+    for line in eval.keys() {
+        let text = line_of(
+            &md,
+            &format!("- **{line}**: the output std of layer {depth}"),
+        );
+        let head = format!(
+            "- **{line}**: the output std of layer {depth} at initialisation is {} (mean over seeds; mean-field prediction ",
+            format::value(mean(&std0[line])),
+        );
+        assert!(text.starts_with(&head), "{text:?} does not start {head:?}");
+        let tail = format!(
+            "); over the eval inputs its across-input std is {} and its per-unit offset {} (geometric means over seeds): only the across-input part can carry information about the input; at the end {} and {}.",
+            format::value(geo(&in0[line])),
+            format::value(geo(&off0[line])),
+            format::value(geo(&in1[line])),
+            format::value(geo(&off1[line])),
+        );
+        assert!(text.ends_with(&tail), "{text:?} does not end {tail:?}");
+    }
+
+    // Per-unit activity: per run the first and last histogram bins averaged over layers,
+    // then the mean over seeds, at initialisation and at the last probe step.
+    let activity = query(
+        dir.path(),
+        "SELECT l.step, l.run_id, avg(l.activity_0) AS low, avg(l.activity_9) AS high, \
+         r.residual, r.init_scale_expr FROM layers l JOIN runs r ON l.run_id = r.run_id \
+         WHERE l.activity_0 IS NOT NULL GROUP BY l.step, l.run_id, r.residual, r.init_scale_expr",
+    );
+    let (low, high) = (
+        by_line(&activity, "step", "low"),
+        by_line(&activity, "step", "high"),
+    );
+    for line in eval.keys() {
+        has(&format!(
+            "- **{line}**: units on for fewer than 10% of the eval inputs: {} at initialisation, {} at the end; on for at least 90%: {} and {}.",
+            pct(mean(&low[line][&0])),
+            pct(mean(&low[line][&last_step])),
+            pct(mean(&high[line][&0])),
+            pct(mean(&high[line][&last_step])),
+        ));
+    }
+}
+
+/// PlainMLP and ResMLP both stuck or both learning would say nothing about the view: this
+/// sweep's PlainMLP vanishes at depth 12 and scale 0.1 (its loss stays at the 1/3 of
+/// outputting 0 in every seed, up to the eval set's sampling) while its ResMLP learns.
+const CONSTANT: &str = r#"name = "constant"
+[model]
+depth = 12
+width = 16
+[train]
+batch_size = 16
+steps = 20
+[task]
+eval_size = 4096
+[probe]
+eval_every = 10
+probe_every = 10
+[grid]
+residual = [false, true]
+init_scale = [0.1]
+seed = { start = 0, count = 3 }
+"#;
+
+/// Below this relative spread across seeds an arm counts as constant (the report's
+/// criterion, restated).
+const CONSTANT_SPREAD: f64 = 0.02;
+
+/// `(max − min) / |median|` of three or more values.
+fn relative_spread(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    };
+    (v[n - 1] - v[0]) / median.abs()
+}
+
+/// Recomputes the paired-seeds readings of the sweep `name` (3 seeds per arm) from its
+/// runs table and checks them in its report.md; returns whether the figure shows the
+/// paired differences (an arm constant across seeds) rather than the scatter.
+fn check_paired_seeds(dir: &Path, name: &str) -> bool {
+    let md = std::fs::read_to_string(dir.join(format!("runs/{name}/report.md"))).unwrap();
+    let has = |s: &str| assert!(md.contains(s), "report.md lacks {s:?}\n{md}");
+    let runs = query_in(
+        dir,
+        &format!("runs/{name}"),
+        "SELECT residual, init_scale_expr, seed, final_eval_loss FROM runs ORDER BY seed",
+    );
+    let mut strata: BTreeMap<String, [Vec<f64>; 2]> = BTreeMap::new();
+    for r in &runs {
+        let arm = usize::from(r["residual"].as_bool().unwrap());
+        strata
+            .entry(r["init_scale_expr"].as_str().unwrap().to_string())
+            .or_default()[arm]
+            .push(f(r, "final_eval_loss"));
+    }
+    let mut constant = Vec::new();
+    for (scale, [plain, res]) in &strata {
+        assert_eq!(plain.len(), 3);
+        let diffs: Vec<f64> = plain.iter().zip(res).map(|(a, b)| b - a).collect();
+        let m = mean(&diffs);
+        // t(0.975, 2) = 4.302652729749462 (scipy.stats.t.ppf).
+        let half = 4.302652729749462 * sample_std(&diffs) / 3f64.sqrt();
+        has(&format!(
+            "- **init_scale={scale}**: the ResMLP has the lower final eval loss in {} of 3 seeds; mean paired difference {} (95% t CI [{}, {}]).",
+            diffs.iter().filter(|d| **d < 0.0).count(),
+            format::value(m),
+            format::value(m - half),
+            format::value(m + half),
+        ));
+        let arm = [("PlainMLP", plain), ("ResMLP", res)]
+            .into_iter()
+            .find(|(_, v)| relative_spread(v) < CONSTANT_SPREAD);
+        if let Some((net, v)) = arm {
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            constant.push(format!(
+                "{net} at init_scale={scale}: {}–{}, relative spread {}",
+                format::value(lo),
+                format::value(hi),
+                pct(relative_spread(v)),
+            ));
+        }
+    }
+    let differences = !constant.is_empty();
+    if differences {
+        has("Shown: each seed's paired difference (ResMLP − PlainMLP)");
+        has(&format!(
+            "so a scatter of arm against arm would stack its seeds into a line and hide their spread: {}. Points below 0 are seeds where the ResMLP ended lower.",
+            constant.join("; ")
+        ));
+        assert!(!md.contains("Points below the diagonal"), "{md}");
+    } else {
+        has("Shown: each seed's final eval loss in one arm against the other (no arm is constant across seeds");
+        assert!(
+            !md.contains("paired difference (ResMLP − PlainMLP)"),
+            "{md}"
+        );
+    }
+    // The scatter is an interactive chart of report.html; the differences are its PNG.
+    let html = std::fs::read_to_string(dir.join(format!("runs/{name}/report.html"))).unwrap();
+    assert_eq!(html.contains("\"kind\":\"pairs\""), !differences);
+    differences
+}
+
+#[test]
+fn paired_seeds_readings_are_recomputed_and_the_view_follows_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", SWEEP);
+    sweep_file(dir.path(), "c.toml", CONSTANT);
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    ok(run_in(dir.path(), &["run", "c.toml", "--quiet"]));
+    // Both arms learn at depth 3: arm against arm.
+    assert!(!check_paired_seeds(dir.path(), "readings"));
+    // A vanished PlainMLP: its paired differences.
+    assert!(check_paired_seeds(dir.path(), "constant"));
+}
+
+#[test]
+fn the_depth_reading_is_recomputed_from_the_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    // Depths listed out of order: the reading goes by depth, naturally.
+    sweep_file(
+        dir.path(),
+        "d.toml",
+        r#"name = "depths"
+[model]
+width = 8
+[train]
+batch_size = 16
+steps = 10
+[task]
+eval_size = 32
+[probe]
+eval_every = 10
+probe_every = 10
+[grid]
+depth = [24, 4, 12]
+residual = [false, true]
+seed = { start = 0, count = 2 }
+"#,
+    );
+    ok(run_in(dir.path(), &["run", "d.toml", "--quiet"]));
+    let md = std::fs::read_to_string(dir.path().join("runs/depths/report.md")).unwrap();
+    let runs = query_in(
+        dir.path(),
+        "runs/depths",
+        "SELECT residual, depth, final_eval_loss FROM runs",
+    );
+    // Final eval loss, mean over seeds, per arm and depth.
+    let mut by_arm: BTreeMap<&str, BTreeMap<i64, Vec<f64>>> = BTreeMap::new();
+    for r in &runs {
+        let arm = if r["residual"].as_bool().unwrap() {
+            "ResMLP"
+        } else {
+            "PlainMLP"
+        };
+        by_arm
+            .entry(arm)
+            .or_default()
+            .entry(r["depth"].as_i64().unwrap())
+            .or_default()
+            .push(f(r, "final_eval_loss"));
+    }
+    assert_eq!(by_arm.len(), 2);
+    for (arm, depths) in &by_arm {
+        assert_eq!(depths.len(), 3);
+        let points: Vec<String> = depths
+            .iter()
+            .map(|(d, v)| format!("{d}: {}", format::value(mean(v))))
+            .collect();
+        let line = format!("- **{arm}**: {}.", points.join(", "));
+        assert!(md.contains(&line), "report.md lacks {line:?}\n{md}");
     }
 }

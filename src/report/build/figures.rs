@@ -9,13 +9,14 @@
 mod flow;
 mod loss;
 mod overlay;
+mod paired;
 mod units;
 
 use super::data::{bands_by, f64s, geo_bands_by, values_by, LayerFrames, Line};
 use super::Report;
 use crate::analysis::compare::Comparison;
 use crate::analysis::stats;
-use crate::report::plots::{self, Band, Curve, ErrorSeries, Pairs, Panel};
+use crate::report::plots::{self, Band, Curve, ErrorSeries, Panel};
 use crate::report::theory;
 use overlay::{activation_gaps, activation_predictions, gradient_gaps, theory_curves};
 use polars::prelude::*;
@@ -53,7 +54,7 @@ pub(super) fn write(
     flow::gradient_flow(report, lines, f.layers)?;
     units::sparsity_and_dead_units(report, lines, f.layers)?;
     units::activity_histogram(report, lines, f.layers)?;
-    paired_seeds(report, f.comparison)?;
+    paired::paired_seeds(report, f.comparison)?;
     if f.depth_axis {
         depth(report, lines, f.final_loss)?;
     }
@@ -565,65 +566,6 @@ fn activations(
         let _ = writeln!(md, "- {gap}");
     }
     let _ = writeln!(md);
-    Ok(())
-}
-
-/// Final eval loss of the PlainMLP against the ResMLP, one point per seed, one panel per
-/// stratum of the fairness comparison; not drawn when `residual` is not the compared axis.
-fn paired_seeds(report: &mut Report, comparison: Option<&Comparison>) -> anyhow::Result<()> {
-    let Some(c) = comparison.filter(|c| c.axis == "residual") else {
-        let _ = writeln!(
-            report.md,
-            "### Paired seeds\n\nNot drawn: `residual` is not an axis of this sweep.\n"
-        );
-        return Ok(());
-    };
-    let panels: Vec<(String, Pairs)> = c
-        .strata
-        .iter()
-        .map(|st| {
-            (
-                st.label(),
-                Pairs {
-                    x_label: format!("final eval loss, residual = {}", c.baseline),
-                    y_label: format!("final eval loss, residual = {}", st.arm),
-                    points: st
-                        .pairs
-                        .iter()
-                        .map(|p| (p.a, p.b, format!("seed {}", p.seed)))
-                        .collect(),
-                },
-            )
-        })
-        .collect();
-    let _ = writeln!(report.md, "### Paired seeds\n");
-    report.figure("paired_seeds.png", "Paired seeds", |path| {
-        plots::paired_scatter(
-            path,
-            "Paired seeds: PlainMLP (x) vs ResMLP (y), final eval loss",
-            &panels,
-        )
-    })?;
-    let md = &mut report.md;
-    for st in &c.strata {
-        if let Some(p) = &st.stats {
-            let _ = writeln!(
-                md,
-                "- **{}**: the ResMLP has the lower final eval loss in {} of {} seeds; mean paired difference {} (95% {} CI [{}, {}]).",
-                st.label(),
-                p.wins_b,
-                p.n,
-                crate::format::value(p.mean_diff),
-                p.diff_ci_method,
-                crate::format::value(p.diff_ci_low),
-                crate::format::value(p.diff_ci_high)
-            );
-        }
-    }
-    let _ = writeln!(
-        md,
-        "\nPoints below the diagonal are seeds where the ResMLP ended lower.\n"
-    );
     Ok(())
 }
 

@@ -123,9 +123,17 @@ pub(super) fn titled<'a>(root: &Root<'a>, title: &str) -> Result<Root<'a>> {
     }
     let (top, rest) = root.split_vertically(FIG_TITLE_H);
     let (w, _) = top.dim_in_pixel();
+    // A title wider than the figure (one narrow panel) is set smaller, never clipped.
+    let room = (w as i32 - 24).max(1);
+    let wide = text_size(root, title, &font(TITLE_PX))?.0;
+    let px = if wide > room {
+        (TITLE_PX * room as f64 / wide as f64).max(12.0)
+    } else {
+        TITLE_PX
+    };
     top.draw_text(
         title,
-        &font_at(TITLE_PX, HPos::Center, VPos::Center),
+        &font_at(px, HPos::Center, VPos::Center),
         (w as i32 / 2, FIG_TITLE_H as i32 / 2),
     )?;
     Ok(rest)

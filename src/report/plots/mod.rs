@@ -26,7 +26,8 @@
 //! # Where things are
 //!
 //! This file holds the figure input types ([`Band`], [`Curve`], [`Panel`], [`Heat`],
-//! [`Pairs`], [`ErrorSeries`]). One file per figure kind holds its public entry function:
+//! [`Pairs`], [`Diffs`], [`ErrorSeries`]). One file per figure kind holds its public
+//! entry function:
 //!
 //! | figure kind | file | entry |
 //! |---|---|---|
@@ -34,6 +35,7 @@
 //! | mean ± error bars against x (depth) | `error_bars.rs` | [`error_bars`] |
 //! | two heat maps with a shared colour bar | `heatmap.rs` | [`heatmap_pair`] |
 //! | paired seeds, arm A against arm B | `scatter.rs` | [`paired_scatter`] |
+//! | paired seeds, the per-seed difference B − A with its mean and interval | `difference.rs` | [`paired_differences`] |
 //! | square heat maps over 2-D slices, shared colour bar | `landscape.rs` | [`landscape_grid`] |
 //!
 //! They share the drawing rooms: `canvas.rs` (font, buffer, PNG writing, title strip and
@@ -54,6 +56,7 @@
 mod bands;
 mod canvas;
 mod capture;
+mod difference;
 mod error_bars;
 mod heatmap;
 mod landscape;
@@ -70,6 +73,7 @@ mod tests;
 pub use bands::bands_figure;
 pub use canvas::ensure_font;
 pub use capture::{capture, color_scale, colors, Figure};
+pub use difference::paired_differences;
 pub use error_bars::error_bars;
 pub use heatmap::heatmap_pair;
 pub use landscape::landscape_grid;
@@ -171,6 +175,21 @@ pub struct Pairs {
     pub y_label: String,
     /// `(arm A value, arm B value, seed label)`.
     pub points: Vec<(f64, f64, String)>,
+}
+
+/// Per-seed paired differences for a [`paired_differences`] panel.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Diffs {
+    /// y-axis label (e.g. "ResMLP − PlainMLP, final eval loss").
+    pub y_label: String,
+    /// `(seed label, arm B value − arm A value)`, in the order drawn.
+    pub points: Vec<(String, f64)>,
+    /// Mean difference (NaN: not drawn).
+    pub mean: f64,
+    /// `(low, high)` of its interval (either NaN: not drawn).
+    pub ci: (f64, f64),
+    /// Caller notes, rendered inside the plot area before the automatic ones.
+    pub notes: Vec<String>,
 }
 
 /// Mean with symmetric error bars, for [`error_bars`].

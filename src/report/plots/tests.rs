@@ -4,6 +4,7 @@
 
 use super::bands::bands_buffer;
 use super::canvas::{render, Size};
+use super::difference::{differences_buffer, zero_on_axis};
 use super::error_bars::error_bars_buffer;
 use super::heatmap::heatmap_buffer;
 use super::landscape::landscape_buffer;
@@ -498,6 +499,49 @@ fn paired_scatter_log_linear_and_empty() {
     let p = dir.join("scatter_empty.png");
     paired_scatter(&p, "nothing", &[]).unwrap();
     assert_eq!(png_size(&p), (680, FIG_TITLE_H + 680));
+}
+
+#[test]
+fn paired_differences_zero_mean_interval_and_bad_values() {
+    let (_keep, dir) = out_dir();
+    let diffs = |f: &dyn Fn(usize) -> f64, mean: f64, ci: (f64, f64)| Diffs {
+        y_label: "ResMLP − PlainMLP".into(),
+        points: (0..10).map(|s| (s.to_string(), f(s))).collect(),
+        mean,
+        ci,
+        notes: vec!["PlainMLP constant: 0.3329–0.3344 across seeds".into()],
+    };
+    let groups = vec![
+        // Far from 0: the axis keeps to the differences.
+        (
+            "all below 0".to_string(),
+            diffs(&|s| -0.27 + 0.001 * s as f64, -0.2655, (-0.268, -0.263)),
+        ),
+        // Around 0: 0 is drawn.
+        (
+            "both signs".to_string(),
+            diffs(&|s| s as f64 - 4.0, 0.5, (-1.5, 2.5)),
+        ),
+        (
+            "with NaN, no interval".to_string(),
+            diffs(
+                &|s| if s == 3 { f64::NAN } else { 1e4 * s as f64 },
+                f64::NAN,
+                (f64::NAN, f64::NAN),
+            ),
+        ),
+        ("empty".to_string(), Diffs::default()),
+    ];
+    let p = dir.join("differences.png");
+    paired_differences(&p, "ResMLP − PlainMLP per seed", &groups).unwrap();
+    assert_png(&p, (1360, FIG_TITLE_H + 1360));
+    let (size, buf) = differences_buffer("t", &groups[..1]).unwrap();
+    assert_eq!(size, (680, FIG_TITLE_H + 680));
+    assert_rich(size, &buf, 50);
+    assert!(!zero_on_axis(-0.27, -0.261));
+    assert!(zero_on_axis(-0.27, -0.13));
+    assert!(zero_on_axis(5542.0, 18298.0));
+    assert!(zero_on_axis(-1.0, 2.0));
 }
 
 #[test]
