@@ -126,8 +126,14 @@ fn what_matters_crosses_every_factor_and_compares_each() {
 fn rescue_plain_and_branch_sweeps_run_and_compare() {
     let dir = tempfile::tempdir().unwrap();
     let sweep = run_small(dir.path(), "rescue_plain", &["model.depth=4"]);
-    assert_eq!(csv(&sweep, "SELECT count(*) AS n FROM runs"), "n\n85\n");
-    for axis in ["norm", "activation", "output_relu", "weight_init"] {
+    assert_eq!(csv(&sweep, "SELECT count(*) AS n FROM runs"), "n\n90\n");
+    for axis in [
+        "residual",
+        "norm",
+        "activation",
+        "output_relu",
+        "weight_init",
+    ] {
         let (code, out) = compare(&sweep, axis);
         assert_eq!(code, Some(0), "--axis {axis}: {out}");
     }

@@ -133,14 +133,18 @@ pub(super) fn lines(runs: &DataFrame, axes: &[String]) -> anyhow::Result<Vec<Lin
         let mut parts = Vec::new();
         let mut others = Vec::new();
         for a in &group_axes {
-            let source = if a.as_str() == "init_scale" {
-                "init_scale_expr"
+            // An init-scale kind reads as written (`1/sqrt(depth)`), not as its value.
+            let is_expr =
+                crate::config::setting(a).is_some_and(|s| s.kind == crate::config::Kind::InitScale);
+            let source = if is_expr {
+                format!("{a}_expr")
             } else {
-                a.as_str()
+                a.to_string()
             };
-            let v = cell(col(source)?, i)?;
+            let v = cell(col(&source)?, i)?;
             key.push(format!("{a}={v}"));
-            if a.as_str() != "residual" {
+            // A setting that does not apply to the run (null) is left out of its label.
+            if a.as_str() != "residual" && v != "null" {
                 parts.push(format!("{a}={v}"));
                 if a.as_str() != "depth" {
                     others.push((a.to_string(), v));

@@ -76,10 +76,27 @@ pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
     }
     let _ = writeln!(md, "## Setup\n");
     let b = &spec.base;
+    let configs = spec.expand().unwrap_or_default();
+    let d = crate::config::RunConfig::default();
+    let original_model = configs.iter().all(|c| {
+        c.weight_init == d.weight_init
+            && c.bias_init == d.bias_init
+            && crate::experiment::model::Block::of(c).fused()
+    });
+    let model = if original_model {
+        "`depth` layers of `width x width` with bias, Kaiming-He normal init \
+         (std `init_scale * sqrt(2/width)`), zero bias"
+    } else {
+        "`depth` layers of `width x width` with bias; weights drawn by `weight_init` \
+         times `init_scale`, biases by `bias_init`, every layer's non-linearity `activation` \
+         (the last layer's too unless `output_relu` is false), a LayerNorm before each \
+         linear map when `norm` is `layernorm`, and for a ResMLP each branch scaled by \
+         `branch_scale` and, with `gate = rezero`, by a learned gate starting at \
+         `gate_init` (the values of this sweep's runs are in the table)"
+    };
     let _ = writeln!(
         md,
-        "Each run: `depth` layers of `width x width` with bias, Kaiming-He normal init \
-         (std `init_scale * sqrt(2/width)`), zero bias; a fresh batch of `batch_size` samples every \
+        "Each run: {model}; a fresh batch of `batch_size` samples every \
          step; a fixed held-out eval batch of `eval_size` samples; {} for `steps` steps. Layer `l`'s \
          initial draws depend only on (seed, l) and step `t`'s batch only on (seed, t), so both arms \
          of a seed start from the same draws and see the same data.\n",
@@ -88,7 +105,6 @@ pub(super) fn setup(md: &mut String, sweep: &Sweep<'_>) {
     let _ = writeln!(md, "| setting | value |\n|---|---|");
     // The values the runs really have (an [[include]] may give some runs another value
     // than the fixed one), in natural order.
-    let configs = spec.expand().unwrap_or_default();
     let arm_axis = if sweep.has("residual") {
         Some("residual")
     } else {
