@@ -67,11 +67,24 @@ pub(super) fn answer(md: &mut String, comparison: Option<&Comparison>) {
             format::reading(s.sign_test_p)
         ));
     }
-    let compared = c
-        .strata
-        .first()
-        .map(|s| name(&s.arm))
-        .unwrap_or_else(|| "the compared arm".into());
+    // One compared arm ("The ResMLP ends with ... in 2 of 2 settings"), or several, each
+    // against the baseline ("branch_scale=1/depth or branch_scale=1/sqrt(depth), each
+    // against branch_scale=1, ends ... in 8 of 8 comparisons").
+    let mut arms: Vec<String> = Vec::new();
+    for st in c.strata.iter().filter(|st| st.stats.is_some()) {
+        let a = name(&st.arm);
+        if !arms.contains(&a) {
+            arms.push(a);
+        }
+    }
+    let (compared, unit) = match arms.len() {
+        0 => ("the compared arm".to_string(), "settings"),
+        1 => (arms.remove(0), "settings"),
+        _ => (
+            format!("{}, each against {base},", arms.join(" or ")),
+            "comparisons",
+        ),
+    };
     // Each arm at its own best-known init: the pairing the strata above do not make.
     let strongest: Vec<String> = c
         .baselines
@@ -101,7 +114,7 @@ pub(super) fn answer(md: &mut String, comparison: Option<&Comparison>) {
     let _ = writeln!(
         md,
         "The audit finds the comparison fair ({} runs in {} seed pairs). The {compared} ends \
-         with the {better} {} in {b_wins} of {judged} settings: {}.{strongest} The micro-world \
+         with the {better} {} in {b_wins} of {judged} {unit}: {}.{strongest} The micro-world \
          section measures why.\n",
         c.runs,
         c.pairs,
