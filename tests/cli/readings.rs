@@ -538,3 +538,76 @@ seed = { start = 0, count = 2 }
         assert!(md.contains(&line), "report.md lacks {line:?}\n{md}");
     }
 }
+
+/// `a–b` as the report writes a range of ratios (3 significant digits; one number when
+/// both read the same).
+fn range_text(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let (a, b) = (format::sig(lo, 3), format::sig(hi, 3));
+    if a == b {
+        a
+    } else {
+        format!("{a}–{b}")
+    }
+}
+
+#[test]
+fn the_gradient_theory_reading_is_recomputed_from_the_tables() {
+    use resweep::analysis::stats::quantile_sorted;
+    use resweep::report::theory;
+    let dir = tempfile::tempdir().unwrap();
+    sweep_file(dir.path(), "s.toml", SWEEP);
+    ok(run_in(dir.path(), &["run", "s.toml", "--quiet"]));
+    let md = std::fs::read_to_string(dir.path().join("runs/readings/report.md")).unwrap();
+    let rows = query(
+        dir.path(),
+        "SELECT r.residual, r.init_scale_expr, r.init_scale, r.depth, r.width, r.batch_size, \
+         l.layer, l.grad_norm FROM runs r JOIN layers l ON r.run_id = l.run_id \
+         WHERE NOT r.residual AND l.step = 0",
+    );
+    let grads = by_line(&rows, "layer", "grad_norm");
+    assert_eq!(grads.len(), 2, "both PlainMLP lines");
+    for (line, by_layer) in &grads {
+        let r = rows.iter().find(|r| &label(r) == line).unwrap();
+        let (depth, width, batch) = (
+            f(r, "depth") as usize,
+            f(r, "width") as usize,
+            f(r, "batch_size") as usize,
+        );
+        let th = theory::plain_weight_grad_norm(depth, f(r, "init_scale"), batch, width);
+        let (mut ratios, mut rms, mut inside, mut n) = (Vec::new(), Vec::new(), 0, 0);
+        for (l, &t) in (1..=depth).zip(&th) {
+            let mut seeds = by_layer[&(l as i64)].clone();
+            seeds.sort_by(f64::total_cmp);
+            n = n.max(seeds.len());
+            let q = [0.1, 0.5, 0.9].map(|q| quantile_sorted(&seeds, q));
+            if theory::f32_underflows(t, width) || !(q[1] > 0.0) {
+                continue;
+            }
+            ratios.push(t / q[1]);
+            rms.push(t / (seeds.iter().map(|v| v * v).sum::<f64>() / seeds.len() as f64).sqrt());
+            inside += usize::from(q[0] <= t && t <= q[2]);
+        }
+        let reading = line_of(&md, &format!("- **{line}**: the theory"));
+        let max_dev = ratios.iter().map(|r| (r - 1.0).abs()).fold(0.0, f64::max);
+        let want = if max_dev <= 0.2 {
+            format!(
+                "the theory is within {}% of the seeds' median at every layer (theory/median {}, n = {n})",
+                format::sig(100.0 * max_dev, 2),
+                range_text(&ratios)
+            )
+        } else {
+            format!(
+                "theory/median is {} over the layers, theory/root-mean-square over seeds {}, and the theory lies inside the seeds' 10–90% range at {inside} of {} layers (n = {n})",
+                range_text(&ratios),
+                range_text(&rms),
+                ratios.len()
+            )
+        };
+        assert!(
+            reading.contains(&want),
+            "{line}: expected {want:?} in\n{reading}"
+        );
+    }
+}
