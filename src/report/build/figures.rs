@@ -463,11 +463,16 @@ fn activations(
     let std_theory = theory_curves(lines, |g| {
         activation_predictions(g).map(|p| p.iter().skip(1).map(|p| p.std).collect())
     });
+    // A log axis, unless some mean is negative (an odd activation such as tanh, a linear
+    // layer): then the values are drawn as they are, on a linear axis.
     let panel = |title: &str, y: &str, bands: Vec<Band>, curves: Vec<Curve>| Panel {
         title: title.into(),
         x_label: "layer".into(),
         y_label: y.into(),
-        log_y: true,
+        log_y: !bands
+            .iter()
+            .flat_map(|b| b.mean.iter())
+            .any(|v| v.is_finite() && *v < 0.0),
         bands,
         curves,
         notes: vec![],

@@ -83,6 +83,50 @@ fn line_panels(panels: &[Panel]) -> Vec<LinePanel<'_>> {
     line_panels
 }
 
+/// One legend for every panel, when the panels show the same bands (their dashed curves
+/// may differ: the legend lists each distinct one once): the bands, then the curves in
+/// order of first appearance. `None` for a single panel or panels with other bands.
+fn shared_legend<'a>(lps: &[LinePanel<'a>]) -> Option<LinePanel<'a>> {
+    let bands = |lp: &LinePanel<'_>| {
+        lp.series
+            .iter()
+            .filter(|s| s.kind == Kind::Band)
+            .map(|s| s.label.clone())
+            .collect::<Vec<_>>()
+    };
+    let first = lps.first()?;
+    if lps.len() < 2 || lps.iter().any(|lp| bands(lp) != bands(first)) {
+        return None;
+    }
+    let mut series: Vec<Series<'a>> = Vec::new();
+    for s in lps.iter().flat_map(|lp| lp.series.iter()) {
+        if !series.iter().any(|t| t.label == s.label) {
+            series.push(Series {
+                label: s.label.clone(),
+                kind: s.kind,
+                color: s.color,
+                xs: s.xs,
+                ys: s.ys,
+                spread: s.spread,
+                range: s.range,
+                dx: s.dx,
+            });
+        }
+    }
+    Some(LinePanel {
+        title: first.title,
+        x_label: first.x_label,
+        y_label: first.y_label,
+        log_y: first.log_y,
+        series,
+        notes: Vec::new(),
+        x_ticks_at_data: false,
+        x_pad: 0.0,
+        legend_min_h: 0,
+        own_legend: true,
+    })
+}
+
 /// The figure [`bands_figure`] writes, as its size and an RGB buffer.
 pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u8>)> {
     let (rows, cols) = grid(panels.len());
@@ -105,14 +149,8 @@ pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u
         for lp in &lps {
             legend_h = legend_h.max(panel_legend(root, lp, pw)?.height());
         }
-        let labels = |lp: &LinePanel<'_>| {
-            lp.series
-                .iter()
-                .map(|s| s.label.clone())
-                .collect::<Vec<_>>()
-        };
-        if lps.len() > 1 && legend_h > ROOM && lps.iter().all(|lp| labels(lp) == labels(&lps[0])) {
-            shared_h = panel_legend(root, &lps[0], full_w)?.height();
+        if let Some(one) = shared_legend(&lps).filter(|_| legend_h > ROOM) {
+            shared_h = panel_legend(root, &one, full_w)?.height();
         }
         Ok(())
     })?;
@@ -131,8 +169,8 @@ pub(super) fn bands_buffer(title: &str, panels: &[Panel]) -> Result<(Size, Vec<u
             return draw_no_data(&areas[0], "", &["no panels were given".to_string()], 0);
         }
         let mut line_panels = line_panels(panels);
-        if shared {
-            let legend = panel_legend(root, &line_panels[0], full_w)?;
+        if let Some(one) = shared_legend(&line_panels).filter(|_| shared) {
+            let legend = panel_legend(root, &one, full_w)?;
             legend.draw(root, 30, (FIG_TITLE_H + ph * rows as u32) as i32)?;
             line_panels.iter_mut().for_each(|lp| lp.own_legend = false);
         }
