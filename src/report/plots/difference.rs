@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Result;
 use plotters::prelude::*;
 
-use super::canvas::{grid, render, text_size, titled, write_png, Rect, Root, Size};
+use super::canvas::{text_size, write_png, Rect, Root, Size};
 use super::notes::{count, draw_no_data, notes_strip, place_notes};
 use super::style::{
-    font, AXIS_DESC_PX, FIG_TITLE_H, GREY, GRID_BOLD, GRID_LIGHT, OI_BLUE, PANEL_TITLE_PX, TICK_PX,
+    font, AXIS_DESC_PX, GREY, GRID_BOLD, GRID_LIGHT, OI_BLUE, PANEL_TITLE_PX, TICK_PX,
 };
 use super::ticks::{short_num, Axis, Extent, Ticked};
 use super::Diffs;
@@ -190,19 +190,5 @@ pub(super) fn differences_buffer(
     title: &str,
     groups: &[(String, Diffs)],
 ) -> Result<(Size, Vec<u8>)> {
-    let (rows, cols) = grid(groups.len());
-    let (pw, ph) = (680, 680);
-    let size = (pw * cols as u32, FIG_TITLE_H + ph * rows as u32);
-    let buf = render(size, |root| {
-        let body = titled(root, title)?;
-        let areas = body.split_evenly((rows, cols));
-        if groups.is_empty() {
-            return draw_no_data(&areas[0], "", &["no groups were given".to_string()], 0);
-        }
-        for ((name, diffs), area) in groups.iter().zip(&areas) {
-            draw_diffs(root, area, name, diffs)?;
-        }
-        Ok(())
-    })?;
-    Ok((size, buf))
+    super::scatter::square_panels(title, groups, draw_diffs)
 }

@@ -259,6 +259,16 @@ fn draw_pairs(root: &Root<'_>, area: &Root<'_>, title: &str, pairs: &Pairs) -> R
 
 /// The figure [`paired_scatter`] writes, as its size and an RGB buffer.
 pub(super) fn scatter_buffer(title: &str, groups: &[(String, Pairs)]) -> Result<(Size, Vec<u8>)> {
+    square_panels(title, groups, draw_pairs)
+}
+
+/// A figure of square 680-px panels, one per group in a near-square grid, each drawn by
+/// `draw(root, area, name, group)`; one "no data" panel when there are no groups.
+pub(super) fn square_panels<T>(
+    title: &str,
+    groups: &[(String, T)],
+    draw: fn(&Root<'_>, &Root<'_>, &str, &T) -> Result<()>,
+) -> Result<(Size, Vec<u8>)> {
     let (rows, cols) = grid(groups.len());
     let (pw, ph) = (680, 680);
     let size = (pw * cols as u32, FIG_TITLE_H + ph * rows as u32);
@@ -268,8 +278,8 @@ pub(super) fn scatter_buffer(title: &str, groups: &[(String, Pairs)]) -> Result<
         if groups.is_empty() {
             return draw_no_data(&areas[0], "", &["no groups were given".to_string()], 0);
         }
-        for ((name, pairs), area) in groups.iter().zip(&areas) {
-            draw_pairs(root, area, name, pairs)?;
+        for ((name, group), area) in groups.iter().zip(&areas) {
+            draw(root, area, name, group)?;
         }
         Ok(())
     })?;
