@@ -582,7 +582,8 @@ fn the_gradient_theory_reading_is_recomputed_from_the_tables() {
             seeds.sort_by(f64::total_cmp);
             n = n.max(seeds.len());
             let q = [0.1, 0.5, 0.9].map(|q| quantile_sorted(&seeds, q));
-            if theory::f32_underflows(t, width) || !(q[1] > 0.0) {
+            let usable = q[1] > 0.0 && q[1].is_finite();
+            if theory::f32_underflows(t, width) || !usable {
                 continue;
             }
             ratios.push(t / q[1]);
