@@ -270,7 +270,7 @@ run_settings! {
         canonical: UnlessDefault,
         example: "0.0",
         flag: "Starting value of the ReZero gates",
-        applies: |c| c.residual && c.gate == Gate::Rezero,
+        applies: RunConfig::gated,
         check: |c| {
             if c.gate_init.is_finite() {
                 Ok(())
@@ -389,6 +389,11 @@ impl RunConfig {
         Settings::validate(self)
     }
 
+    /// Whether every block has a learned ReZero gate (a ResMLP with `gate = "rezero"`).
+    pub fn gated(&self) -> bool {
+        self.residual && self.gate == Gate::Rezero
+    }
+
     /// The settings that mean nothing for this run at a value other than their default:
     /// `branch_scale`, `gate` and `gate_init` for a PlainMLP (it has no branch to scale
     /// or gate), `gate_init` without a gate.
@@ -403,7 +408,7 @@ impl RunConfig {
                 out.push("gate");
             }
         }
-        if (!self.residual || self.gate == Gate::None) && self.gate_init != d.gate_init {
+        if !self.gated() && self.gate_init != d.gate_init {
             out.push("gate_init");
         }
         out
@@ -449,7 +454,7 @@ impl RunConfig {
     /// Number of trainable parameters: `depth * (width^2 + width)`, plus one gate per
     /// block under ReZero.
     pub fn param_count(&self) -> usize {
-        let gate = usize::from(self.residual && self.gate == Gate::Rezero);
+        let gate = usize::from(self.gated());
         self.depth * (self.width * self.width + self.width + gate)
     }
 

@@ -2,7 +2,7 @@
 //! linear map ([`Block`]): everything the forward pass, the backward pass and the probes
 //! need to know about a run's model, and the layout of its flat parameters.
 
-use crate::config::{Activation, Gate, Norm, RunConfig};
+use crate::config::{Activation, Norm, RunConfig};
 
 /// The shape of a network: what the forward pass needs to know.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -107,7 +107,7 @@ impl Block {
             } else {
                 1.0
             },
-            gate: cfg.residual && cfg.gate == Gate::Rezero,
+            gate: cfg.gated(),
             output_activation: cfg.output_relu,
         }
     }
