@@ -118,27 +118,25 @@ fn layer_norm_backward(gu: &[f32], u: &[f32], inv: &[f64], width: usize) -> Vec<
     gx
 }
 
-/// `a (r x k) · b^T` where `b` is `c x k`, through candle's matrix product.
-fn mul_bt(a: &[f32], r: usize, b: &[f32], c: usize, k: usize) -> Result<Vec<f32>> {
+/// The product of `a` (`ra x ca`, transposed first when `ta`) and `b` (`rb x cb`,
+/// transposed first when `tb`), row-major, through candle's matrix product.
+fn matmul(
+    a: &[f32],
+    (ra, ca): (usize, usize),
+    ta: bool,
+    b: &[f32],
+    (rb, cb): (usize, usize),
+    tb: bool,
+) -> Result<Vec<f32>> {
     let dev = Device::Cpu;
-    let at = Tensor::from_slice(a, (r, k), &dev)?;
-    let bt = Tensor::from_slice(b, (c, k), &dev)?;
-    at.matmul(&bt.t()?)?.flatten_all()?.to_vec1()
-}
-
-/// `a^T (k x r)^T · b`: `a` is `r x k`, `b` is `r x c`; the result is `k x c`.
-fn mul_at(a: &[f32], r: usize, k: usize, b: &[f32], c: usize) -> Result<Vec<f32>> {
-    let dev = Device::Cpu;
-    let at = Tensor::from_slice(a, (r, k), &dev)?;
-    let bt = Tensor::from_slice(b, (r, c), &dev)?;
-    at.t()?.matmul(&bt)?.flatten_all()?.to_vec1()
-}
-
-/// `a (r x k) · b (k x c)`.
-fn mul(a: &[f32], r: usize, k: usize, b: &[f32], c: usize) -> Result<Vec<f32>> {
-    let dev = Device::Cpu;
-    let at = Tensor::from_slice(a, (r, k), &dev)?;
-    let bt = Tensor::from_slice(b, (k, c), &dev)?;
+    let mut at = Tensor::from_slice(a, (ra, ca), &dev)?;
+    let mut bt = Tensor::from_slice(b, (rb, cb), &dev)?;
+    if ta {
+        at = at.t()?;
+    }
+    if tb {
+        bt = bt.t()?;
+    }
     at.matmul(&bt)?.flatten_all()?.to_vec1()
 }
 
@@ -174,7 +172,15 @@ impl Trace {
         for l in 0..arch.depth {
             let normed = (arch.block.norm == Norm::LayerNorm).then(|| layer_norm(&h, n));
             let u = normed.as_ref().map_or(h.as_slice(), |(u, _)| u.as_slice());
-            let products = mul_bt(u, rows, &params[arch.weight_range(l)], n, n)?;
+            // u W^T
+            let products = matmul(
+                u,
+                (rows, n),
+                false,
+                &params[arch.weight_range(l)],
+                (n, n),
+                true,
+            )?;
             let b = &params[arch.bias_range(l)];
             let activation = layer_activation(arch, l);
             let branch: Vec<f32> = products
@@ -241,7 +247,8 @@ impl Trace {
                 })
                 .collect();
             let u = t.normed.as_ref().map_or(t.input.as_slice(), |(u, _)| u);
-            let dw = mul_at(&gz, rows, n, u, n)?;
+            // gz^T u
+            let dw = matmul(&gz, (rows, n), true, u, (rows, n), false)?;
             grads[arch.weight_range(l)].copy_from_slice(&dw);
             let mut db = vec![0f32; n];
             for row in gz.chunks_exact(n) {
@@ -249,7 +256,15 @@ impl Trace {
             }
             grads[arch.bias_range(l)].copy_from_slice(&db);
             if l > 0 {
-                let gu = mul(&gz, rows, n, &params[arch.weight_range(l)], n)?;
+                // gz W
+                let gu = matmul(
+                    &gz,
+                    (rows, n),
+                    false,
+                    &params[arch.weight_range(l)],
+                    (n, n),
+                    false,
+                )?;
                 let gx = match &t.normed {
                     Some((u, inv)) => layer_norm_backward(&gu, u, inv, n),
                     None => gu,

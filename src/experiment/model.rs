@@ -381,9 +381,9 @@ pub mod reference {
     }
 
     /// Layer `l`'s weight, bias and gate as tensors of `dtype`.
-    fn tensors(
+    fn tensors<T: candle_core::WithDType>(
         arch: Arch,
-        params: &[f32],
+        params: &[T],
         l: usize,
         dtype: DType,
     ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
@@ -459,21 +459,7 @@ pub mod reference {
         let rows = x.len() / arch.width;
         let input = Tensor::from_slice(x, (rows, arch.width), &dev)?.to_dtype(DType::F64)?;
         let layers = (0..arch.depth)
-            .map(|l| {
-                let w = Tensor::from_slice(
-                    &params[arch.weight_range(l)],
-                    (arch.width, arch.width),
-                    &dev,
-                )?;
-                let b = Tensor::from_slice(&params[arch.bias_range(l)], arch.width, &dev)?;
-                let g = if arch.block.gate {
-                    let i = arch.gate_index(l);
-                    Some(Tensor::from_slice(&params[i..i + 1], 1, &dev)?)
-                } else {
-                    None
-                };
-                Ok((w, b, g))
-            })
+            .map(|l| tensors(arch, params, l, DType::F64))
             .collect::<Result<Vec<_>>>()?;
         (forward(arch, &layers, &input)? - &input)?
             .sqr()?
