@@ -503,6 +503,23 @@ mod tests {
         (Arch::of(&cfg), params, streams::train_batch(1, 0, 4, 5))
     }
 
+    /// The loss's derivative by every parameter, by central differences (step 1e-6) of the
+    /// f64 reference network.
+    fn central_differences(arch: Arch, params: &[f32], x: &[f32]) -> Vec<f64> {
+        let p64: Vec<f64> = params.iter().map(|&v| v as f64).collect();
+        let h = 1e-6;
+        (0..params.len())
+            .map(|i| {
+                let (mut up, mut down) = (p64.clone(), p64.clone());
+                up[i] += h;
+                down[i] -= h;
+                (reference::loss_f64(arch, &up, x).unwrap()
+                    - reference::loss_f64(arch, &down, x).unwrap())
+                    / (2.0 * h)
+            })
+            .collect()
+    }
+
     #[test]
     fn gradients_match_autograd_and_finite_differences() {
         for residual in [false, true] {
@@ -518,15 +535,10 @@ mod tests {
                 );
             }
             // Central differences in f64 on the reference network.
-            let p64: Vec<f64> = params.iter().map(|&v| v as f64).collect();
-            let h = 1e-6;
-            for i in 0..params.len() {
-                let (mut up, mut down) = (p64.clone(), p64.clone());
-                up[i] += h;
-                down[i] -= h;
-                let fd = (reference::loss_f64(arch, &up, &x).unwrap()
-                    - reference::loss_f64(arch, &down, &x).unwrap())
-                    / (2.0 * h);
+            for (i, fd) in central_differences(arch, &params, &x)
+                .into_iter()
+                .enumerate()
+            {
                 let g = fused.grads[i] as f64;
                 assert!(
                     (g - fd).abs() <= 1e-4 * fd.abs().max(1e-2),
@@ -615,15 +627,10 @@ mod tests {
                 "{what}: loss {} vs {auto_loss}",
                 pass.loss
             );
-            let p64: Vec<f64> = params.iter().map(|&v| v as f64).collect();
-            let h = 1e-6;
-            for i in 0..params.len() {
-                let (mut up, mut down) = (p64.clone(), p64.clone());
-                up[i] += h;
-                down[i] -= h;
-                let fd = (reference::loss_f64(arch, &up, &x).unwrap()
-                    - reference::loss_f64(arch, &down, &x).unwrap())
-                    / (2.0 * h);
+            for (i, fd) in central_differences(arch, &params, &x)
+                .into_iter()
+                .enumerate()
+            {
                 let (g, a) = (pass.grads[i] as f64, auto[i] as f64);
                 assert!(
                     (g - a).abs() <= 1e-4 * a.abs().max(1e-2),
