@@ -217,8 +217,9 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<Exit> {
 /// (`branch_scale` for a PlainMLP): those points are one run, listed once.
 fn collapse_note(spec: &SweepSpec, runs: &[RunConfig]) -> Option<String> {
     let axes = spec.axis_names();
-    let named: Vec<&str> = ["branch_scale", "gate", "gate_init"]
-        .into_iter()
+    let named: Vec<&str> = RunConfig::BRANCH_SETTINGS
+        .iter()
+        .copied()
         .filter(|n| axes.iter().any(|a| a == n))
         .collect();
     let plain = runs.iter().filter(|c| !c.residual).count();

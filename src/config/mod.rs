@@ -394,6 +394,9 @@ impl RunConfig {
         self.residual && self.gate == Gate::Rezero
     }
 
+    /// The settings that [`RunConfig::meaningless`] can name: those of the residual branch.
+    pub const BRANCH_SETTINGS: &'static [&'static str] = &["branch_scale", "gate", "gate_init"];
+
     /// The settings that mean nothing for this run at a value other than their default:
     /// `branch_scale`, `gate` and `gate_init` for a PlainMLP (it has no branch to scale
     /// or gate), `gate_init` without a gate.

@@ -109,16 +109,18 @@ pub fn eval_probe(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<
         }
         h = next;
     }
-    with_f32(&h, |y| {
-        let loss = mse_and_grad(y, x).0;
-        let (offset, input_dependent) = loss_parts(y, x, arch.width);
-        EvalProbe {
-            loss,
-            offset,
-            input_dependent,
-            units: units.then_some(stats),
-        }
-    })
+    with_f32(&h, |y| probe_of(y, x, arch.width, units.then_some(stats)))
+}
+
+/// The [`EvalProbe`] of outputs `y` on inputs (and targets) `x`.
+fn probe_of(y: &[f32], x: &[f32], width: usize, units: Option<Vec<UnitStats>>) -> EvalProbe {
+    let (offset, input_dependent) = loss_parts(y, x, width);
+    EvalProbe {
+        loss: mse_and_grad(y, x).0,
+        offset,
+        input_dependent,
+        units,
+    }
 }
 
 /// [`eval_probe`] for any block (see [`super::block`]); a unit is "on" where its
@@ -142,14 +144,7 @@ fn eval_probe_any(arch: Arch, params: &[f32], x: &[f32], units: bool) -> Result<
             })
             .collect()
     });
-    let y = &trace.output;
-    let (offset, input_dependent) = loss_parts(y, x, arch.width);
-    Ok(EvalProbe {
-        loss: mse_and_grad(y, x).0,
-        offset,
-        input_dependent,
-        units: stats,
-    })
+    Ok(probe_of(&trace.output, x, arch.width, stats))
 }
 
 /// `(offset, input-dependent)` of the error `y − x` over rows of `width` units (the
